@@ -1,0 +1,100 @@
+/**
+ * The authorization vocabulary shared by every Authorizer: the shapes of Permify's API, kept free of
+ * any SDK so that core code and both adapters speak the same language.
+ */
+
+export interface Entity {
+  readonly type: string;
+  readonly id: string;
+}
+
+/** A subject is an entity, or a set of them when `relation` is given (`team:risk#member`). */
+export interface Subject {
+  readonly type: string;
+  readonly id: string;
+  readonly relation?: string;
+}
+
+export interface Tuple {
+  readonly entity: Entity;
+  readonly relation: string;
+  readonly subject: Subject;
+}
+
+export type AttributeType =
+  | "boolean"
+  | "boolean[]"
+  | "string"
+  | "string[]"
+  | "integer"
+  | "integer[]"
+  | "double"
+  | "double[]";
+
+export const attributeTypes: readonly AttributeType[] = [
+  "boolean",
+  "boolean[]",
+  "string",
+  "string[]",
+  "integer",
+  "integer[]",
+  "double",
+  "double[]",
+];
+
+export type AttributeValue =
+  | { readonly type: "boolean"; readonly value: boolean }
+  | { readonly type: "boolean[]"; readonly value: readonly boolean[] }
+  | { readonly type: "string"; readonly value: string }
+  | { readonly type: "string[]"; readonly value: readonly string[] }
+  | { readonly type: "integer"; readonly value: number }
+  | { readonly type: "integer[]"; readonly value: readonly number[] }
+  | { readonly type: "double"; readonly value: number }
+  | { readonly type: "double[]"; readonly value: readonly number[] };
+
+export interface Attribute {
+  readonly entity: Entity;
+  readonly attribute: string;
+  readonly value: AttributeValue;
+}
+
+/** Request-scoped data, as Permify's `context`: tuples and attributes that hold for this request only. */
+export interface RequestContext {
+  readonly tuples?: readonly Tuple[];
+  readonly attributes?: readonly Attribute[];
+  /** Visible to rules as `context.data`. Must be JSON (Permify carries it as a protobuf Struct). */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+export interface CheckRequest {
+  readonly entity: Entity;
+  /** A permission, or (as Permify allows) a relation, a boolean attribute or a rule name. */
+  readonly permission: string;
+  readonly subject: Subject;
+  readonly context?: RequestContext;
+}
+
+/** Selects relationships: every given field must match. */
+export interface TupleFilter {
+  readonly entity: { readonly type: string; readonly ids?: readonly string[] };
+  readonly relation?: string;
+  readonly subject?: { readonly type?: string; readonly ids?: readonly string[]; readonly relation?: string };
+}
+
+/** Selects attributes of entities of one type, optionally only some ids and some attribute names. */
+export interface AttributeFilter {
+  readonly entity: { readonly type: string; readonly ids?: readonly string[] };
+  readonly attributes?: readonly string[];
+}
+
+/** Permify's rules for names (entity types, relations, permissions) and identifiers. */
+export const NAME_PATTERN = /^[a-zA-Z_]{1,64}$/;
+export const ID_PATTERN = /^(?:[a-zA-Z0-9_\-@.:+]{1,128}|\*)$/;
+
+export function isValidName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
+
+export function isValidId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
