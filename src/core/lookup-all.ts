@@ -1,5 +1,5 @@
-import { AppError } from "./errors.ts";
 import type { Authorizer, LookupResourcesRequest, LookupSubjectsRequest } from "../ports/authorizer.ts";
+import { AppError } from "./errors.ts";
 
 const MAX_PAGES = 100_000;
 

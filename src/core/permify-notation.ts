@@ -60,14 +60,19 @@ export function parseAttribute(text: string): Attribute {
   const trimmed = text.trim();
   const bar = trimmed.indexOf("|");
   const dollar = trimmed.indexOf("$");
-  if (bar < 0 || dollar < 0 || dollar > bar) throw invalid(text, "attribute, expected entity:id$name|type:value");
+  if (bar < 0 || dollar < 0 || dollar > bar)
+    throw invalid(text, "attribute, expected entity:id$name|type:value");
   const entity = parseEntity(trimmed.slice(0, dollar));
   const attribute = trimmed.slice(dollar + 1, bar);
   if (!isValidName(attribute)) throw invalid(text, "attribute name");
   const typed = trimmed.slice(bar + 1);
   const colon = typed.indexOf(":");
   if (colon <= 0) throw invalid(text, "attribute value, expected type:value");
-  return { entity, attribute, value: parseAttributeValue(typed.slice(0, colon), typed.slice(colon + 1), text) };
+  return {
+    entity,
+    attribute,
+    value: parseAttributeValue(typed.slice(0, colon), typed.slice(colon + 1), text),
+  };
 }
 
 function parseAttributeValue(type: string, raw: string, text: string): AttributeValue {
@@ -122,7 +127,9 @@ export function formatEntity(entity: Entity): string {
 }
 
 export function formatSubject(subject: Subject): string {
-  return subject.relation ? `${subject.type}:${subject.id}#${subject.relation}` : `${subject.type}:${subject.id}`;
+  return subject.relation
+    ? `${subject.type}:${subject.id}#${subject.relation}`
+    : `${subject.type}:${subject.id}`;
 }
 
 export function formatTuple(tuple: Tuple): string {

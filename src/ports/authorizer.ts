@@ -59,7 +59,10 @@ export interface Authorizer {
    * attribute that does not fit the schema or Permify's identifier rules; then nothing is written.
    * Writing an existing tuple is a no-op; writing an attribute replaces its value.
    */
-  writeData(data: { readonly tuples?: readonly Tuple[]; readonly attributes?: readonly Attribute[] }): Promise<WriteResult>;
+  writeData(data: {
+    readonly tuples?: readonly Tuple[];
+    readonly attributes?: readonly Attribute[];
+  }): Promise<WriteResult>;
 
   /** Deletes every relationship and attribute matching the filters, atomically. */
   deleteData(filters: {

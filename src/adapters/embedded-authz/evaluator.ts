@@ -1,0 +1,382 @@
+/**
+ * Evaluates checks and lookups over a compiled Permify schema, reproducing Permify's check engine
+ * (`internal/engines/check.go`, v1.7.3):
+ * - every nested evaluation (a permission or relation of the same entity, a walk's target, a userset
+ *   subject, a boolean attribute, a rule call) costs one unit of depth; going below zero is a
+ *   `DEPTH_EXCEEDED` error, never a denial;
+ * - a relation matches its direct subjects, and recursively checks userset subjects (`team:x#member`);
+ * - `rel.name` checks `name` on each subject of `rel`, ignoring the tuple's subject relation;
+ * - a missing boolean attribute denies; missing rule arguments take their type's empty value.
+ *
+ * Where Permify races concurrent branches (an error in one and an ALLOWED in another can come back in
+ * either order), this evaluator is deterministic: it returns the decision the defined branches force
+ * (three-valued logic) and an error only when the decision depends on the failed branch. A cycle in the
+ * data is reported as the depth error Permify would reach by going round it.
+ */
+import type {
+  AttributeValue,
+  CheckRequest,
+  Entity,
+  RequestContext,
+  Subject,
+} from "../../core/authz-model.ts";
+import { AppError } from "../../core/errors.ts";
+import { entityKey, overlayContext, type RelationshipView } from "./relationship-store.ts";
+import type { CompiledSchema, EntityDefinition, PermissionNode } from "./schema-compiler.ts";
+
+const DENIED = 0;
+const ALLOWED = 1;
+const FAILED = 2;
+type Decision = typeof DENIED | typeof ALLOWED | typeof FAILED;
+
+interface Outcome {
+  readonly decision: Decision;
+  /** Levels of depth the decision needed; a cached outcome is reused only with at least this much. */
+  readonly needed: number;
+  /** True when the outcome depends on the evaluation stack (a cycle) or ran out of depth: never cached. */
+  readonly tainted: boolean;
+  readonly error?: AppError;
+}
+
+const deniedLeaf: Outcome = { decision: DENIED, needed: 0, tainted: false };
+const allowedLeaf: Outcome = { decision: ALLOWED, needed: 0, tainted: false };
+
+/** Bounds the work of one request so that adversarial cyclic data cannot stall the process. */
+const MAX_EVALUATIONS_PER_SESSION = 2_000_000;
+
+export interface EvaluatorOptions {
+  readonly maxDepth: number;
+}
+
+/**
+ * One evaluation session: one subject's view of the data under one request context. Outcomes are
+ * memoised across the checks of the session (a bulk check or a lookup), which is what makes lookups of
+ * thousands of documents in shared collections cheap.
+ */
+export class EvaluationSession {
+  private readonly view: RelationshipView;
+  private readonly data: Readonly<Record<string, unknown>>;
+  private readonly memo = new Map<string, Outcome>();
+  private readonly inProgress = new Set<string>();
+  private evaluations = 0;
+
+  constructor(
+    private readonly schema: CompiledSchema,
+    base: RelationshipView,
+    context: RequestContext | undefined,
+    private readonly options: EvaluatorOptions,
+  ) {
+    this.view = overlayContext(base, context?.tuples, context?.attributes);
+    this.data = context?.data ?? {};
+  }
+
+  /** Resolves to true or false, or throws the error the decision depended on. */
+  check(entity: Entity, permission: string, subject: Subject): boolean {
+    const outcome = this.invoke(entity.type, entity.id, permission, subject, this.options.maxDepth);
+    if (outcome.decision === FAILED) {
+      throw outcome.error ?? new AppError("INTERNAL", "check failed without a cause");
+    }
+    return outcome.decision === ALLOWED;
+  }
+
+  get relationships(): RelationshipView {
+    return this.view;
+  }
+
+  private invoke(type: string, id: string, name: string, subject: Subject, depth: number): Outcome {
+    if (depth < 0) {
+      return {
+        decision: FAILED,
+        needed: 0,
+        tainted: true,
+        error: new AppError(
+          "DEPTH_EXCEEDED",
+          `check needed more than the allowed depth (${this.options.maxDepth})`,
+        ),
+      };
+    }
+    if (++this.evaluations > MAX_EVALUATIONS_PER_SESSION) {
+      throw new AppError(
+        "DEPTH_EXCEEDED",
+        "check exceeded the evaluation budget (the relationship graph is too deep or cyclic)",
+      );
+    }
+    // Permify: a query for entity#permission equal to the subject itself is allowed (userset self-match).
+    if (type === subject.type && id === subject.id && name === (subject.relation ?? "")) return allowedLeaf;
+
+    const definition = this.schema.entities.get(type);
+    if (!definition) {
+      return failed(new AppError("DATA_INVALID", `entity type "${type}" is not defined in the schema`));
+    }
+    const kind = definition.members.get(name);
+    if (kind === "attribute") return this.checkAttribute(definition, id, name);
+    if (kind === undefined) return this.checkRuleByName(definition, name);
+
+    const key = `${type}:${id}#${name}@${subject.type}:${subject.id}#${subject.relation ?? ""}`;
+    const cached = this.memo.get(key);
+    if (cached && depth >= cached.needed) return cached;
+    if (this.inProgress.has(key)) {
+      // Going round a cycle: Permify keeps descending until the depth runs out.
+      return {
+        decision: FAILED,
+        needed: 0,
+        tainted: true,
+        error: new AppError("DEPTH_EXCEEDED", `cycle in the relationships through ${type}:${id}#${name}`),
+      };
+    }
+    this.inProgress.add(key);
+    let outcome: Outcome;
+    try {
+      outcome =
+        kind === "relation"
+          ? this.checkRelation(type, id, name, subject, depth - 1)
+          : this.evaluateNode(
+              definition,
+              id,
+              definition.permissions.get(name) as PermissionNode,
+              subject,
+              depth - 1,
+            );
+    } finally {
+      this.inProgress.delete(key);
+    }
+    const result = { ...outcome, needed: outcome.needed + 1 };
+    if (!result.tainted) this.memo.set(key, result);
+    return result;
+  }
+
+  private checkRelation(
+    type: string,
+    id: string,
+    relation: string,
+    subject: Subject,
+    depth: number,
+  ): Outcome {
+    const subjectRelation = subject.relation ?? "";
+    let combined: Outcome = deniedLeaf;
+    for (const candidate of this.view.subjectsOf(type, id, relation)) {
+      const candidateRelation = candidate.relation ?? "";
+      if (
+        candidate.type === subject.type &&
+        candidate.id === subject.id &&
+        candidateRelation === subjectRelation
+      ) {
+        return allowedLeaf;
+      }
+      if (candidateRelation === "") continue;
+      combined = orOutcome(
+        combined,
+        this.invoke(candidate.type, candidate.id, candidateRelation, subject, depth),
+      );
+      if (combined.decision === ALLOWED) return combined;
+    }
+    return combined;
+  }
+
+  private evaluateNode(
+    definition: EntityDefinition,
+    id: string,
+    node: PermissionNode,
+    subject: Subject,
+    depth: number,
+  ): Outcome {
+    switch (node.op) {
+      case "union": {
+        const left = this.evaluateNode(definition, id, node.left, subject, depth);
+        if (left.decision === ALLOWED) return left;
+        return orOutcome(left, this.evaluateNode(definition, id, node.right, subject, depth));
+      }
+      case "intersection": {
+        const left = this.evaluateNode(definition, id, node.left, subject, depth);
+        if (left.decision === DENIED) return left;
+        return andOutcome(left, this.evaluateNode(definition, id, node.right, subject, depth));
+      }
+      case "exclusion": {
+        const left = this.evaluateNode(definition, id, node.left, subject, depth);
+        if (left.decision === DENIED) return left;
+        const right = this.evaluateNode(definition, id, node.right, subject, depth);
+        return andOutcome(left, negate(right));
+      }
+      case "computed":
+        return this.invoke(definition.name, id, node.name, subject, depth);
+      case "attribute":
+        // Reading an attribute is a nested invocation in Permify, so it costs depth too.
+        if (depth < 0) return this.invoke(definition.name, id, node.name, subject, depth);
+        return bumpNeeded(this.checkAttribute(definition, id, node.name));
+      case "walk": {
+        let combined: Outcome = deniedLeaf;
+        for (const target of this.view.subjectsOf(definition.name, id, node.relation)) {
+          combined = orOutcome(combined, this.invoke(target.type, target.id, node.name, subject, depth));
+          if (combined.decision === ALLOWED) return combined;
+        }
+        return combined;
+      }
+      case "call": {
+        if (depth < 0) return this.invoke(definition.name, id, node.rule, subject, depth);
+        return bumpNeeded(this.evaluateRule(definition, id, node.rule, node.attributes));
+      }
+    }
+  }
+
+  private checkAttribute(definition: EntityDefinition, id: string, name: string): Outcome {
+    if (definition.attributes.get(name) !== "boolean") {
+      return failed(
+        new AppError("DATA_INVALID", `attribute "${name}" of "${definition.name}" is not boolean`),
+      );
+    }
+    const value = this.view.attributeOf(definition.name, id, name);
+    return value?.type === "boolean" && value.value ? allowedLeaf : deniedLeaf;
+  }
+
+  /** A "permission" that is neither a relation, a permission nor an attribute: Permify runs it as a rule. */
+  private checkRuleByName(definition: EntityDefinition, name: string): Outcome {
+    const rule = this.schema.rules.get(name);
+    if (!rule) {
+      return failed(
+        new AppError(
+          "BAD_REQUEST",
+          `"${name}" is not a permission, relation, attribute or rule of "${definition.name}"`,
+        ),
+      );
+    }
+    // Called by name, a rule gets no arguments; Permify's CEL then fails on the unbound parameters.
+    if (rule.params.size > 0)
+      return failed(
+        new AppError("BAD_REQUEST", `rule "${name}" needs its arguments; check a permission that calls it`),
+      );
+    return this.runRule(new Map(), rule.evaluate.bind(rule));
+  }
+
+  private evaluateRule(
+    definition: EntityDefinition,
+    id: string,
+    ruleName: string,
+    attributes: readonly string[],
+  ): Outcome {
+    const rule = this.schema.rules.get(ruleName);
+    if (!rule) return failed(new AppError("INTERNAL", `rule "${ruleName}" is not compiled`));
+    const values = new Map<string, AttributeValue>();
+    for (const name of attributes) {
+      const value = this.view.attributeOf(definition.name, id, name);
+      if (value !== undefined) values.set(name, value);
+    }
+    return this.runRule(values, rule.evaluate.bind(rule));
+  }
+
+  private runRule(
+    values: Map<string, AttributeValue>,
+    evaluate: (values: Map<string, AttributeValue>, data: Readonly<Record<string, unknown>>) => boolean,
+  ): Outcome {
+    try {
+      return evaluate(values, this.data) ? allowedLeaf : deniedLeaf;
+    } catch (error) {
+      return failed(
+        error instanceof AppError
+          ? error
+          : new AppError("INTERNAL", "rule evaluation failed", { cause: error }),
+      );
+    }
+  }
+}
+
+function failed(error: AppError): Outcome {
+  return { decision: FAILED, needed: 0, tainted: false, error };
+}
+
+function bumpNeeded(outcome: Outcome): Outcome {
+  return { ...outcome, needed: outcome.needed + 1 };
+}
+
+function negate(outcome: Outcome): Outcome {
+  if (outcome.decision === FAILED) return outcome;
+  return { ...outcome, decision: outcome.decision === ALLOWED ? DENIED : ALLOWED };
+}
+
+/** Three-valued OR: ALLOWED wins; otherwise a failure decides; DENIED only when both are DENIED. */
+function orOutcome(a: Outcome, b: Outcome): Outcome {
+  if (a.decision === ALLOWED && !a.tainted) return a;
+  if (b.decision === ALLOWED && !b.tainted) return b;
+  if (a.decision === ALLOWED) return a;
+  if (b.decision === ALLOWED) return b;
+  return merge(a.decision === FAILED ? a : b, a, b);
+}
+
+/** Three-valued AND: DENIED wins; otherwise a failure decides; ALLOWED only when both are ALLOWED. */
+function andOutcome(a: Outcome, b: Outcome): Outcome {
+  if (a.decision === DENIED && !a.tainted) return a;
+  if (b.decision === DENIED && !b.tainted) return b;
+  if (a.decision === DENIED) return a;
+  if (b.decision === DENIED) return b;
+  return merge(a.decision === FAILED ? a : b, a, b);
+}
+
+/** When both sides decided together, the result needs the depth of both and inherits their taint. */
+function merge(chosen: Outcome, a: Outcome, b: Outcome): Outcome {
+  return {
+    decision: chosen.decision,
+    needed: Math.max(a.needed, b.needed),
+    tainted: a.tainted || b.tainted,
+    ...(chosen.error ? { error: chosen.error } : {}),
+  };
+}
+
+export function createSession(
+  schema: CompiledSchema,
+  view: RelationshipView,
+  context: RequestContext | undefined,
+  options: EvaluatorOptions,
+): EvaluationSession {
+  return new EvaluationSession(schema, view, context, options);
+}
+
+/**
+ * Candidates for a lookup: every entity reachable backwards from the subject through any tuple, plus
+ * (when the schema reads attributes) every entity carrying attributes and what points at it. This
+ * over-approximates the set of entities that can pass a check; each candidate is then checked. Like
+ * Permify, an entity with no tuple and no attribute is never a candidate.
+ */
+export function lookupCandidates(
+  schema: CompiledSchema,
+  view: RelationshipView,
+  subject: Subject,
+  entityType: string,
+): string[] {
+  const seeds: Entity[] = [{ type: subject.type, id: subject.id }];
+  if (schemaReadsAttributes(schema)) {
+    for (const type of schema.entities.keys()) {
+      for (const id of view.entitiesWithAttributes(type)) seeds.push({ type, id });
+    }
+  }
+  const visited = new Set<string>();
+  const found = new Set<string>();
+  const pending = [...seeds];
+  while (pending.length > 0) {
+    const entity = pending.pop() as Entity;
+    const key = entityKey(entity.type, entity.id);
+    if (visited.has(key)) continue;
+    visited.add(key);
+    if (entity.type === entityType) found.add(entity.id);
+    for (const tuple of view.tuplesWithSubject(entity.type, entity.id)) {
+      if (!visited.has(entityKey(tuple.entity.type, tuple.entity.id))) pending.push(tuple.entity);
+    }
+  }
+  return [...found].sort(compareIds);
+}
+
+const readsAttributes = new WeakMap<CompiledSchema, boolean>();
+
+function schemaReadsAttributes(schema: CompiledSchema): boolean {
+  let reads = readsAttributes.get(schema);
+  if (reads === undefined) {
+    reads = [...schema.entities.values()].some((entity) => entity.attributes.size > 0);
+    readsAttributes.set(schema, reads);
+  }
+  return reads;
+}
+
+/** Byte order, as Go compares strings (ids are ASCII by Permify's pattern). */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export type { CheckRequest };

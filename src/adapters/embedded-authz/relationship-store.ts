@@ -1,0 +1,213 @@
+/**
+ * Relationships and attributes in memory, indexed both ways: forward (entity#relation → subjects) for
+ * checks, and reverse (subject entity → tuples) for finding lookup candidates.
+ */
+import type {
+  Attribute,
+  AttributeFilter,
+  AttributeValue,
+  Subject,
+  Tuple,
+  TupleFilter,
+} from "../../core/authz-model.ts";
+import { formatTuple } from "../../core/permify-notation.ts";
+
+export function entityKey(type: string, id: string): string {
+  return `${type}:${id}`;
+}
+
+/** A read-only view the evaluator queries: the stored data, possibly overlaid with a request's context. */
+export interface RelationshipView {
+  subjectsOf(type: string, id: string, relation: string): Iterable<Subject>;
+  /** Tuples whose subject is this entity, whatever the subject relation. */
+  tuplesWithSubject(type: string, id: string): Iterable<Tuple>;
+  attributeOf(type: string, id: string, name: string): AttributeValue | undefined;
+  /** Ids of entities of `type` that carry any attribute. */
+  entitiesWithAttributes(type: string): Iterable<string>;
+  /** Every id of `type` that appears in a tuple (as entity or subject) or carries an attribute. */
+  idsOfType(type: string): Iterable<string>;
+}
+
+export class RelationshipStore implements RelationshipView {
+  private readonly tuples = new Map<string, Tuple>();
+  private readonly forward = new Map<string, Map<string, Subject>>();
+  private readonly reverse = new Map<string, Map<string, Tuple>>();
+  private readonly attributes = new Map<string, Map<string, AttributeValue>>();
+  private readonly attributeHolders = new Map<string, Set<string>>();
+  /** type → id → number of tuples and attributes mentioning it. */
+  private readonly mentions = new Map<string, Map<string, number>>();
+
+  get tupleCount(): number {
+    return this.tuples.size;
+  }
+
+  hasTuple(tuple: Tuple): boolean {
+    return this.tuples.has(formatTuple(tuple));
+  }
+
+  addTuple(tuple: Tuple): void {
+    const key = formatTuple(tuple);
+    if (this.tuples.has(key)) return;
+    this.tuples.set(key, tuple);
+    const { entity, relation, subject } = tuple;
+    getOrCreate(this.forward, `${entity.type}:${entity.id}#${relation}`).set(key, subject);
+    getOrCreate(this.reverse, entityKey(subject.type, subject.id)).set(key, tuple);
+    this.mention(entity.type, entity.id, 1);
+    this.mention(subject.type, subject.id, 1);
+  }
+
+  removeTuple(tuple: Tuple): void {
+    const key = formatTuple(tuple);
+    if (!this.tuples.delete(key)) return;
+    const { entity, relation, subject } = tuple;
+    deleteFrom(this.forward, `${entity.type}:${entity.id}#${relation}`, key);
+    deleteFrom(this.reverse, entityKey(subject.type, subject.id), key);
+    this.mention(entity.type, entity.id, -1);
+    this.mention(subject.type, subject.id, -1);
+  }
+
+  setAttribute(attribute: Attribute): void {
+    const key = entityKey(attribute.entity.type, attribute.entity.id);
+    const values = getOrCreate(this.attributes, key);
+    if (!values.has(attribute.attribute)) this.mention(attribute.entity.type, attribute.entity.id, 1);
+    values.set(attribute.attribute, attribute.value);
+    let holders = this.attributeHolders.get(attribute.entity.type);
+    if (!holders) {
+      holders = new Set();
+      this.attributeHolders.set(attribute.entity.type, holders);
+    }
+    holders.add(attribute.entity.id);
+  }
+
+  removeAttribute(type: string, id: string, name: string): void {
+    const key = entityKey(type, id);
+    const values = this.attributes.get(key);
+    if (!values?.delete(name)) return;
+    this.mention(type, id, -1);
+    if (values.size === 0) {
+      this.attributes.delete(key);
+      this.attributeHolders.get(type)?.delete(id);
+    }
+  }
+
+  matchingTuples(filter: TupleFilter): Tuple[] {
+    const matches: Tuple[] = [];
+    const ids = filter.entity.ids && filter.entity.ids.length > 0 ? new Set(filter.entity.ids) : undefined;
+    const subjectIds =
+      filter.subject?.ids && filter.subject.ids.length > 0 ? new Set(filter.subject.ids) : undefined;
+    for (const tuple of this.tuples.values()) {
+      if (tuple.entity.type !== filter.entity.type) continue;
+      if (ids && !ids.has(tuple.entity.id)) continue;
+      if (filter.relation && tuple.relation !== filter.relation) continue;
+      if (filter.subject?.type && tuple.subject.type !== filter.subject.type) continue;
+      if (subjectIds && !subjectIds.has(tuple.subject.id)) continue;
+      if (
+        filter.subject?.relation !== undefined &&
+        (tuple.subject.relation ?? "") !== filter.subject.relation
+      )
+        continue;
+      matches.push(tuple);
+    }
+    return matches;
+  }
+
+  matchingAttributes(filter: AttributeFilter): Attribute[] {
+    const matches: Attribute[] = [];
+    const names = filter.attributes && filter.attributes.length > 0 ? new Set(filter.attributes) : undefined;
+    const holders = this.attributeHolders.get(filter.entity.type) ?? new Set<string>();
+    const ids = filter.entity.ids && filter.entity.ids.length > 0 ? filter.entity.ids : [...holders];
+    for (const id of ids) {
+      const values = this.attributes.get(entityKey(filter.entity.type, id));
+      if (!values) continue;
+      for (const [name, value] of values) {
+        if (!names || names.has(name))
+          matches.push({ entity: { type: filter.entity.type, id }, attribute: name, value });
+      }
+    }
+    return matches;
+  }
+
+  allTuples(): IterableIterator<Tuple> {
+    return this.tuples.values();
+  }
+
+  allAttributes(): Attribute[] {
+    const all: Attribute[] = [];
+    for (const [key, values] of this.attributes) {
+      const colon = key.indexOf(":");
+      const entity = { type: key.slice(0, colon), id: key.slice(colon + 1) };
+      for (const [attribute, value] of values) all.push({ entity, attribute, value });
+    }
+    return all;
+  }
+
+  subjectsOf(type: string, id: string, relation: string): Iterable<Subject> {
+    return this.forward.get(`${type}:${id}#${relation}`)?.values() ?? [];
+  }
+
+  tuplesWithSubject(type: string, id: string): Iterable<Tuple> {
+    return this.reverse.get(entityKey(type, id))?.values() ?? [];
+  }
+
+  attributeOf(type: string, id: string, name: string): AttributeValue | undefined {
+    return this.attributes.get(entityKey(type, id))?.get(name);
+  }
+
+  entitiesWithAttributes(type: string): Iterable<string> {
+    return this.attributeHolders.get(type) ?? [];
+  }
+
+  idsOfType(type: string): Iterable<string> {
+    return this.mentions.get(type)?.keys() ?? [];
+  }
+
+  private mention(type: string, id: string, delta: number): void {
+    const ids = getOrCreate(this.mentions, type);
+    const count = (ids.get(id) ?? 0) + delta;
+    if (count <= 0) ids.delete(id);
+    else ids.set(id, count);
+  }
+}
+
+/** The stored data plus a request's contextual tuples and attributes (which win over stored values). */
+export function overlayContext(
+  base: RelationshipView,
+  tuples: readonly Tuple[] = [],
+  attributes: readonly Attribute[] = [],
+): RelationshipView {
+  if (tuples.length === 0 && attributes.length === 0) return base;
+  const extra = new RelationshipStore();
+  for (const tuple of tuples) extra.addTuple(tuple);
+  for (const attribute of attributes) extra.setAttribute(attribute);
+  return {
+    subjectsOf: (type, id, relation) =>
+      union(extra.subjectsOf(type, id, relation), base.subjectsOf(type, id, relation)),
+    tuplesWithSubject: (type, id) =>
+      union(extra.tuplesWithSubject(type, id), base.tuplesWithSubject(type, id)),
+    attributeOf: (type, id, name) => extra.attributeOf(type, id, name) ?? base.attributeOf(type, id, name),
+    entitiesWithAttributes: (type) =>
+      new Set([...extra.entitiesWithAttributes(type), ...base.entitiesWithAttributes(type)]),
+    idsOfType: (type) => new Set([...extra.idsOfType(type), ...base.idsOfType(type)]),
+  };
+}
+
+function* union<T>(first: Iterable<T>, second: Iterable<T>): Iterable<T> {
+  yield* first;
+  yield* second;
+}
+
+function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
+  let value = map.get(key);
+  if (!value) {
+    value = new Map() as V;
+    map.set(key, value);
+  }
+  return value;
+}
+
+function deleteFrom<K, V>(map: Map<K, Map<string, V>>, key: K, inner: string): void {
+  const values = map.get(key);
+  if (!values) return;
+  values.delete(inner);
+  if (values.size === 0) map.delete(key);
+}

@@ -1,0 +1,21 @@
+/** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
+import type { CliCommand } from "./command.ts";
+import { validateCommand } from "./validate-command.ts";
+
+export const commands: readonly CliCommand[] = [validateCommand];
+
+export function findCommand(name: string): CliCommand | undefined {
+  return commands.find((command) => command.name === name);
+}
+
+export function usageText(): string[] {
+  const width = Math.max(...commands.map((command) => command.usage.length));
+  return [
+    "usage: clearance <command> [options]",
+    "",
+    "commands:",
+    ...commands.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`),
+    "",
+    "clearance <command> --help shows a command's options.",
+  ];
+}

@@ -1,0 +1,28 @@
+/**
+ * The `clearance` CLI entry: dispatches to the subcommands of src/cli. It returns the exit code and never
+ * calls process.exit, so that bin/clearance.mjs and tests decide what happens next.
+ */
+import { type CliDeps, EXIT_OK, EXIT_USAGE, processIo } from "./cli/command.ts";
+import { findCommand, usageText } from "./cli/commands.ts";
+
+export async function main(argv: readonly string[], deps: Partial<CliDeps> = {}): Promise<number> {
+  const resolved: CliDeps = { ...deps, io: deps.io ?? processIo };
+  const { io } = resolved;
+  const [name, ...args] = argv;
+
+  if (name === undefined) {
+    for (const line of usageText()) io.stderr(line);
+    return EXIT_USAGE;
+  }
+  if (name === "help" || name === "--help" || name === "-h") {
+    for (const line of usageText()) io.stdout(line);
+    return EXIT_OK;
+  }
+  const command = findCommand(name);
+  if (!command) {
+    io.stderr(`clearance: unknown command "${name}"`);
+    for (const line of usageText()) io.stderr(line);
+    return EXIT_USAGE;
+  }
+  return command.run(args, resolved);
+}
