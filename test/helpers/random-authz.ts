@@ -478,7 +478,7 @@ export interface GroupCaseOptions {
 
 /**
  * Groups, users and documents; membership nests through `group#member` usersets. Checks `member` on every
- * group and `view` on every document for every user. Where no path reaches the user but a cycle is
+ * group and `view` on every document for every user and for every userset subject `group:gJ#member`. Where no path reaches the user but a cycle is
  * reachable, the expectation is "not-allowed" (Permify reports depth exceeded there, or an evaluator that
  * detects cycles denies); with no reachable cycle it is exactly false.
  */
@@ -540,29 +540,53 @@ export function groupCaseArb(options: GroupCaseOptions = {}): fc.Arbitrary<Authz
     };
     const onCycle = Array.from({ length: groups }, (_, g) => reach(out[g] ?? []).has(g));
     const directMembers = new Set(memberList.map(([g, u]) => `${g}/${u}`));
-    const expectation = (startGroups: readonly number[], user: number, direct: boolean): Expected => {
-      const reached = reach(startGroups);
-      if (direct || [...reached].some((g) => directMembers.has(`${g}/${user}`))) return true;
+    /** From the groups `starts` (and a direct grant), does a path reach `found`? Else, can a cycle be reached? */
+    const expectation = (
+      starts: readonly number[],
+      direct: boolean,
+      found: (group: number) => boolean,
+    ): Expected => {
+      const reached = reach(starts);
+      if (direct || [...reached].some(found)) return true;
       return [...reached].some((g) => onCycle[g]) ? "not-allowed" : false;
     };
+    const hasUser = (user: number) => (group: number) => directMembers.has(`${group}/${user}`);
+    const isGroup = (target: number) => (group: number) => group === target;
 
     const checks: ExpectedCheck[] = [];
+    const viewersOf = (d: number) => viewerList.filter((v) => v.doc === d);
+    const groupsOf = (d: number) =>
+      viewersOf(d).flatMap((v) => ("group" in v.subject ? [v.subject.group] : []));
     for (let u = 0; u < users; u++) {
+      for (let g = 0; g < groups; g++) {
+        const expected = expectation([g], false, hasUser(u));
+        checks.push({ entity: `group:g${g}`, permission: "member", subject: `user:u${u}`, expected });
+      }
+      for (let d = 0; d < docs; d++) {
+        const direct = viewersOf(d).some((v) => "user" in v.subject && v.subject.user === u);
+        const expected = expectation(groupsOf(d), direct, hasUser(u));
+        checks.push({ entity: `doc:d${d}`, permission: "view", subject: `user:u${u}`, expected });
+        checks.push({ entity: `doc:d${d}`, permission: "viewer", subject: `user:u${u}`, expected });
+      }
+    }
+    // Userset subjects: `group:gJ#member` is covered by every group from which gJ can be reached, itself included.
+    for (let j = 0; j < groups; j++) {
+      const subject = `group:g${j}#member`;
       for (let g = 0; g < groups; g++) {
         checks.push({
           entity: `group:g${g}`,
           permission: "member",
-          subject: `user:u${u}`,
-          expected: expectation([g], u, false),
+          subject,
+          expected: expectation([g], false, isGroup(j)),
         });
       }
       for (let d = 0; d < docs; d++) {
-        const mine = viewerList.filter((v) => v.doc === d);
-        const direct = mine.some((v) => "user" in v.subject && v.subject.user === u);
-        const viaGroups = mine.flatMap((v) => ("group" in v.subject ? [v.subject.group] : []));
-        const expected = expectation(viaGroups, u, direct);
-        checks.push({ entity: `doc:d${d}`, permission: "view", subject: `user:u${u}`, expected });
-        checks.push({ entity: `doc:d${d}`, permission: "viewer", subject: `user:u${u}`, expected });
+        checks.push({
+          entity: `doc:d${d}`,
+          permission: "view",
+          subject,
+          expected: expectation(groupsOf(d), false, isGroup(j)),
+        });
       }
     }
     return printable({

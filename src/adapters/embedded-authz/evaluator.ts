@@ -39,6 +39,9 @@ interface Outcome {
 }
 
 const deniedLeaf: Outcome = { decision: DENIED, needed: 0, tainted: false };
+/** A relation answered at one level of depth, like any other nested invocation. */
+const allowedRelation: Outcome = { decision: ALLOWED, needed: 1, tainted: false };
+const deniedRelation: Outcome = { decision: DENIED, needed: 1, tainted: false };
 const allowedLeaf: Outcome = { decision: ALLOWED, needed: 0, tainted: false };
 
 /** Bounds the work of one request so that adversarial cyclic data cannot stall the process. */
@@ -112,6 +115,11 @@ export class EvaluationSession {
     if (kind === "attribute") return this.checkAttribute(definition, id, name);
     if (kind === undefined) return this.checkRuleByName(definition, name);
 
+    // A relation without userset subjects cannot recurse: the tuple lookup is the whole answer.
+    if (kind === "relation" && isEmpty(this.view.usersetsOf(type, id, name))) {
+      return this.view.hasTupleOf(type, id, name, subject) ? allowedRelation : deniedRelation;
+    }
+
     const key = `${type}:${id}#${name}@${subject.type}:${subject.id}#${subject.relation ?? ""}`;
     const cached = this.memo.get(key);
     if (cached && depth >= cached.needed) return cached;
@@ -152,21 +160,12 @@ export class EvaluationSession {
     subject: Subject,
     depth: number,
   ): Outcome {
-    const subjectRelation = subject.relation ?? "";
+    if (this.view.hasTupleOf(type, id, relation, subject)) return allowedLeaf;
     let combined: Outcome = deniedLeaf;
-    for (const candidate of this.view.subjectsOf(type, id, relation)) {
-      const candidateRelation = candidate.relation ?? "";
-      if (
-        candidate.type === subject.type &&
-        candidate.id === subject.id &&
-        candidateRelation === subjectRelation
-      ) {
-        return allowedLeaf;
-      }
-      if (candidateRelation === "") continue;
+    for (const userset of this.view.usersetsOf(type, id, relation)) {
       combined = orOutcome(
         combined,
-        this.invoke(candidate.type, candidate.id, candidateRelation, subject, depth),
+        this.invoke(userset.type, userset.id, userset.relation as string, subject, depth),
       );
       if (combined.decision === ALLOWED) return combined;
     }
@@ -277,6 +276,11 @@ export class EvaluationSession {
       );
     }
   }
+}
+
+function isEmpty(values: Iterable<unknown>): boolean {
+  for (const _ of values) return false;
+  return true;
 }
 
 function failed(error: AppError): Outcome {

@@ -19,6 +19,10 @@ export function entityKey(type: string, id: string): string {
 /** A read-only view the evaluator queries: the stored data, possibly overlaid with a request's context. */
 export interface RelationshipView {
   subjectsOf(type: string, id: string, relation: string): Iterable<Subject>;
+  /** Whether exactly this tuple exists: answers a direct grant without scanning a relation's subjects. */
+  hasTupleOf(type: string, id: string, relation: string, subject: Subject): boolean;
+  /** The userset subjects (`team:x#member`) of a relation: the only ones a check must recurse into. */
+  usersetsOf(type: string, id: string, relation: string): Iterable<Subject>;
   /** Tuples whose subject is this entity, whatever the subject relation. */
   tuplesWithSubject(type: string, id: string): Iterable<Tuple>;
   attributeOf(type: string, id: string, name: string): AttributeValue | undefined;
@@ -31,6 +35,7 @@ export interface RelationshipView {
 export class RelationshipStore implements RelationshipView {
   private readonly tuples = new Map<string, Tuple>();
   private readonly forward = new Map<string, Map<string, Subject>>();
+  private readonly forwardUsersets = new Map<string, Map<string, Subject>>();
   private readonly reverse = new Map<string, Map<string, Tuple>>();
   private readonly attributes = new Map<string, Map<string, AttributeValue>>();
   private readonly attributeHolders = new Map<string, Set<string>>();
@@ -51,6 +56,8 @@ export class RelationshipStore implements RelationshipView {
     this.tuples.set(key, tuple);
     const { entity, relation, subject } = tuple;
     getOrCreate(this.forward, `${entity.type}:${entity.id}#${relation}`).set(key, subject);
+    if (subject.relation)
+      getOrCreate(this.forwardUsersets, `${entity.type}:${entity.id}#${relation}`).set(key, subject);
     getOrCreate(this.reverse, entityKey(subject.type, subject.id)).set(key, tuple);
     this.mention(entity.type, entity.id, 1);
     this.mention(subject.type, subject.id, 1);
@@ -61,6 +68,7 @@ export class RelationshipStore implements RelationshipView {
     if (!this.tuples.delete(key)) return;
     const { entity, relation, subject } = tuple;
     deleteFrom(this.forward, `${entity.type}:${entity.id}#${relation}`, key);
+    deleteFrom(this.forwardUsersets, `${entity.type}:${entity.id}#${relation}`, key);
     deleteFrom(this.reverse, entityKey(subject.type, subject.id), key);
     this.mention(entity.type, entity.id, -1);
     this.mention(subject.type, subject.id, -1);
@@ -145,6 +153,14 @@ export class RelationshipStore implements RelationshipView {
     return this.forward.get(`${type}:${id}#${relation}`)?.values() ?? [];
   }
 
+  hasTupleOf(type: string, id: string, relation: string, subject: Subject): boolean {
+    return this.tuples.has(formatTuple({ entity: { type, id }, relation, subject }));
+  }
+
+  usersetsOf(type: string, id: string, relation: string): Iterable<Subject> {
+    return this.forwardUsersets.get(`${type}:${id}#${relation}`)?.values() ?? [];
+  }
+
   tuplesWithSubject(type: string, id: string): Iterable<Tuple> {
     return this.reverse.get(entityKey(type, id))?.values() ?? [];
   }
@@ -182,6 +198,10 @@ export function overlayContext(
   return {
     subjectsOf: (type, id, relation) =>
       union(extra.subjectsOf(type, id, relation), base.subjectsOf(type, id, relation)),
+    hasTupleOf: (type, id, relation, subject) =>
+      extra.hasTupleOf(type, id, relation, subject) || base.hasTupleOf(type, id, relation, subject),
+    usersetsOf: (type, id, relation) =>
+      union(extra.usersetsOf(type, id, relation), base.usersetsOf(type, id, relation)),
     tuplesWithSubject: (type, id) =>
       union(extra.tuplesWithSubject(type, id), base.tuplesWithSubject(type, id)),
     attributeOf: (type, id, name) => extra.attributeOf(type, id, name) ?? base.attributeOf(type, id, name),
