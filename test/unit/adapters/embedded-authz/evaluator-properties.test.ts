@@ -48,7 +48,11 @@ function runParameters(numRuns: number): fc.Parameters<unknown> {
   const seed = process.env.FC_SEED;
   const path = process.env.FC_PATH;
   const runs = process.env.FC_NUM_RUNS;
-  return { numRuns: runs ? Number(runs) : numRuns, ...(seed ? { seed: Number(seed) } : {}), ...(path ? { path } : {}) };
+  return {
+    numRuns: runs ? Number(runs) : numRuns,
+    ...(seed ? { seed: Number(seed) } : {}),
+    ...(path ? { path } : {}),
+  };
 }
 
 async function withCase<T>(
