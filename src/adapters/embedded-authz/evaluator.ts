@@ -11,7 +11,8 @@
  * Where Permify races concurrent branches (an error in one and an ALLOWED in another can come back in
  * either order), this evaluator is deterministic: it returns the decision the defined branches force
  * (three-valued logic) and an error only when the decision depends on the failed branch. A cycle in the
- * data is reported as the depth error Permify would reach by going round it.
+ * data is reported as the depth error Permify would reach by going round it. Cyclic failures are cached
+ * per stack frame (as in Tarjan's algorithm), so dense cycles cost polynomial, not exponential, time.
  */
 import type {
   AttributeValue,
@@ -29,23 +30,34 @@ const ALLOWED = 1;
 const FAILED = 2;
 type Decision = typeof DENIED | typeof ALLOWED | typeof FAILED;
 
+/**
+ * A failure caused by going round a cycle is an assumption about checks still in progress, which are
+ * identified by their position on the evaluation stack. `low` and `high` are the lowest and highest such
+ * positions the outcome assumed; `CLEAN` outcomes assumed nothing and hold for the whole session. Only
+ * failures ever carry assumptions (a decided branch never depends on an undecided one).
+ */
 interface Outcome {
   readonly decision: Decision;
   /** Levels of depth the decision needed; a cached outcome is reused only with at least this much. */
   readonly needed: number;
-  /** True when the outcome depends on the evaluation stack (a cycle) or ran out of depth: never cached. */
-  readonly tainted: boolean;
+  readonly low: number;
+  readonly high: number;
   readonly error?: AppError;
 }
 
-const deniedLeaf: Outcome = { decision: DENIED, needed: 0, tainted: false };
-/** A relation answered at one level of depth, like any other nested invocation. */
-const allowedRelation: Outcome = { decision: ALLOWED, needed: 1, tainted: false };
-const deniedRelation: Outcome = { decision: DENIED, needed: 1, tainted: false };
-const allowedLeaf: Outcome = { decision: ALLOWED, needed: 0, tainted: false };
+const CLEAN_LOW = Number.POSITIVE_INFINITY;
+const CLEAN_HIGH = -1;
+/** A failure for lack of depth depends on the depth left, not on the stack: `low` below every frame. */
+const DEPTH_LIMITED = -1;
 
-/** Bounds the work of one request so that adversarial cyclic data cannot stall the process. */
-const MAX_EVALUATIONS_PER_SESSION = 2_000_000;
+const deniedLeaf: Outcome = { decision: DENIED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH };
+/** A relation answered at one level of depth, like any other nested invocation. */
+const allowedRelation: Outcome = { decision: ALLOWED, needed: 1, low: CLEAN_LOW, high: CLEAN_HIGH };
+const deniedRelation: Outcome = { decision: DENIED, needed: 1, low: CLEAN_LOW, high: CLEAN_HIGH };
+const allowedLeaf: Outcome = { decision: ALLOWED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH };
+
+/** Bounds the work of one check so that adversarial data cannot stall the process. */
+const MAX_EVALUATIONS_PER_CHECK = 500_000;
 
 export interface EvaluatorOptions {
   readonly maxDepth: number;
@@ -59,8 +71,16 @@ export interface EvaluatorOptions {
 export class EvaluationSession {
   private readonly view: RelationshipView;
   private readonly data: Readonly<Record<string, unknown>>;
+  /** Outcomes that assumed nothing: valid for the whole session (given at least `needed` depth). */
   private readonly memo = new Map<string, Outcome>();
-  private readonly inProgress = new Set<string>();
+  /** Checks in progress, by key, with their stack position. */
+  private readonly stackPositions = new Map<string, number>();
+  /** Per stack frame, the keys of `frameMemo` whose assumptions end when that frame completes. */
+  private readonly frames: string[][] = [];
+  /** Failures that assumed in-progress checks: reusable only while those checks are still in progress. */
+  private readonly frameMemo = new Map<string, Outcome>();
+  /** The greatest depth at which a key failed for lack of depth: with no more depth it fails again. */
+  private readonly depthFailures = new Map<string, number>();
   private evaluations = 0;
 
   constructor(
@@ -75,7 +95,17 @@ export class EvaluationSession {
 
   /** Resolves to true or false, or throws the error the decision depended on. */
   check(entity: Entity, permission: string, subject: Subject): boolean {
-    const outcome = this.invoke(entity.type, entity.id, permission, subject, this.options.maxDepth);
+    this.evaluations = 0;
+    let outcome: Outcome;
+    try {
+      outcome = this.invoke(entity.type, entity.id, permission, subject, this.options.maxDepth);
+    } catch (error) {
+      // An aborted check leaves assumptions of frames that no longer exist: forget them.
+      this.frameMemo.clear();
+      this.frames.length = 0;
+      this.stackPositions.clear();
+      throw error;
+    }
     if (outcome.decision === FAILED) {
       throw outcome.error ?? new AppError("INTERNAL", "check failed without a cause");
     }
@@ -91,14 +121,15 @@ export class EvaluationSession {
       return {
         decision: FAILED,
         needed: 0,
-        tainted: true,
+        low: DEPTH_LIMITED,
+        high: DEPTH_LIMITED,
         error: new AppError(
           "DEPTH_EXCEEDED",
           `check needed more than the allowed depth (${this.options.maxDepth})`,
         ),
       };
     }
-    if (++this.evaluations > MAX_EVALUATIONS_PER_SESSION) {
+    if (++this.evaluations > MAX_EVALUATIONS_PER_CHECK) {
       throw new AppError(
         "DEPTH_EXCEEDED",
         "check exceeded the evaluation budget (the relationship graph is too deep or cyclic)",
@@ -123,17 +154,37 @@ export class EvaluationSession {
     const key = `${type}:${id}#${name}@${subject.type}:${subject.id}#${subject.relation ?? ""}`;
     const cached = this.memo.get(key);
     if (cached && depth >= cached.needed) return cached;
-    if (this.inProgress.has(key)) {
+    const assumed = this.frameMemo.get(key);
+    if (assumed) return assumed;
+    const position = this.stackPositions.get(key);
+    if (position !== undefined) {
       // Going round a cycle: Permify keeps descending until the depth runs out.
       return {
         decision: FAILED,
         needed: 0,
-        tainted: true,
+        low: position,
+        high: position,
         error: new AppError("DEPTH_EXCEEDED", `cycle in the relationships through ${type}:${id}#${name}`),
       };
     }
-    this.inProgress.add(key);
+    if ((this.depthFailures.get(key) ?? -1) >= depth) {
+      return {
+        decision: FAILED,
+        needed: 0,
+        low: DEPTH_LIMITED,
+        high: DEPTH_LIMITED,
+        error: new AppError(
+          "DEPTH_EXCEEDED",
+          `check needed more than the allowed depth (${this.options.maxDepth})`,
+        ),
+      };
+    }
+
+    const own = this.frames.length;
+    this.stackPositions.set(key, own);
+    this.frames.push([]);
     let outcome: Outcome;
+    let dependents: string[] = [];
     try {
       outcome =
         kind === "relation"
@@ -146,11 +197,57 @@ export class EvaluationSession {
               depth - 1,
             );
     } finally {
-      this.inProgress.delete(key);
+      this.stackPositions.delete(key);
+      dependents = this.frames.pop() ?? [];
     }
-    const result = { ...outcome, needed: outcome.needed + 1 };
-    if (!result.tainted) this.memo.set(key, result);
+    const result = this.settle(outcome, own);
+    this.remember(key, result, depth);
+    this.resolveDependents(dependents, result, own);
     return result;
+  }
+
+  /**
+   * An outcome that assumed only this check itself is final: the check's value, computed with itself
+   * assumed undecided, is its least fixed point (a derivation never needs to go through itself).
+   */
+  private settle(outcome: Outcome, own: number): Outcome {
+    const needed = outcome.needed + 1;
+    if (outcome.low === own) return { ...outcome, needed, low: CLEAN_LOW, high: CLEAN_HIGH };
+    // Assumptions below this frame remain; `high` may only move down (discarding early is always safe).
+    return { ...outcome, needed, high: Math.min(outcome.high, own - 1) };
+  }
+
+  /**
+   * Failures that assumed the check just completed (at `own`). If it is still undecided on assumptions
+   * about checks below it, they live as long as those (as members of one strongly connected component
+   * do in Tarjan's algorithm); if it settled as a failure, those that assumed nothing lower are final;
+   * if it was decided, their assumption is void and they are dropped.
+   */
+  private resolveDependents(dependents: readonly string[], result: Outcome, own: number): void {
+    if (result.decision === FAILED && result.low !== CLEAN_LOW && result.low !== DEPTH_LIMITED) {
+      const frame = this.frames[result.high];
+      if (frame) for (const dependent of dependents) frame.push(dependent);
+      return;
+    }
+    const settledFailure = result.decision === FAILED && result.low === CLEAN_LOW;
+    for (const dependent of dependents) {
+      const entry = this.frameMemo.get(dependent);
+      this.frameMemo.delete(dependent);
+      if (entry && settledFailure && entry.low >= own) {
+        this.memo.set(dependent, { ...entry, low: CLEAN_LOW, high: CLEAN_HIGH });
+      }
+    }
+  }
+
+  private remember(key: string, result: Outcome, depth: number): void {
+    if (result.low === CLEAN_LOW) {
+      this.memo.set(key, result);
+    } else if (result.low === DEPTH_LIMITED) {
+      this.depthFailures.set(key, Math.max(depth, this.depthFailures.get(key) ?? -1));
+    } else {
+      this.frameMemo.set(key, result);
+      this.frames[result.high]?.push(key);
+    }
   }
 
   private checkRelation(
@@ -284,7 +381,7 @@ function isEmpty(values: Iterable<unknown>): boolean {
 }
 
 function failed(error: AppError): Outcome {
-  return { decision: FAILED, needed: 0, tainted: false, error };
+  return { decision: FAILED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH, error };
 }
 
 function bumpNeeded(outcome: Outcome): Outcome {
@@ -298,8 +395,6 @@ function negate(outcome: Outcome): Outcome {
 
 /** Three-valued OR: ALLOWED wins; otherwise a failure decides; DENIED only when both are DENIED. */
 function orOutcome(a: Outcome, b: Outcome): Outcome {
-  if (a.decision === ALLOWED && !a.tainted) return a;
-  if (b.decision === ALLOWED && !b.tainted) return b;
   if (a.decision === ALLOWED) return a;
   if (b.decision === ALLOWED) return b;
   return merge(a.decision === FAILED ? a : b, a, b);
@@ -307,19 +402,18 @@ function orOutcome(a: Outcome, b: Outcome): Outcome {
 
 /** Three-valued AND: DENIED wins; otherwise a failure decides; ALLOWED only when both are ALLOWED. */
 function andOutcome(a: Outcome, b: Outcome): Outcome {
-  if (a.decision === DENIED && !a.tainted) return a;
-  if (b.decision === DENIED && !b.tainted) return b;
   if (a.decision === DENIED) return a;
   if (b.decision === DENIED) return b;
   return merge(a.decision === FAILED ? a : b, a, b);
 }
 
-/** When both sides decided together, the result needs the depth of both and inherits their taint. */
+/** When both sides decided together, the result needs the depth of both and carries both's assumptions. */
 function merge(chosen: Outcome, a: Outcome, b: Outcome): Outcome {
   return {
     decision: chosen.decision,
     needed: Math.max(a.needed, b.needed),
-    tainted: a.tainted || b.tainted,
+    low: Math.min(a.low, b.low),
+    high: Math.max(a.high, b.high),
     ...(chosen.error ? { error: chosen.error } : {}),
   };
 }

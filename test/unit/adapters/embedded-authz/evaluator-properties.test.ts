@@ -30,6 +30,7 @@ import {
   expectedLookups,
   expectedSubjectLookups,
   folderCaseArb,
+  GROUP_SCHEMA,
   groupCaseArb,
   intersection,
   leftDeep,
@@ -137,7 +138,7 @@ describe("embedded evaluator: union, intersection, exclusion", () => {
           }
         });
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 
@@ -197,7 +198,7 @@ describe("embedded evaluator: union, intersection, exclusion", () => {
           }
         });
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 
@@ -231,7 +232,7 @@ describe("embedded evaluator: union, intersection, exclusion", () => {
           });
         });
       }),
-      runParameters(80),
+      runParameters(150),
     );
   });
 
@@ -245,7 +246,7 @@ describe("embedded evaluator: union, intersection, exclusion", () => {
           await withCase(c, (authorizer) => expectChecksMatch(authorizer, c));
         },
       ),
-      runParameters(80),
+      runParameters(150),
     );
   });
 
@@ -299,7 +300,7 @@ describe("embedded evaluator: relation walks and usersets", () => {
       fc.asyncProperty(folderCaseArb({ folders: 12, users: 3, maxParents: 1 }), async (c) => {
         await withCase(c, (authorizer) => expectChecksMatch(authorizer, c));
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 
@@ -308,8 +309,33 @@ describe("embedded evaluator: relation walks and usersets", () => {
       fc.asyncProperty(folderCaseArb({ folders: 10, users: 3, maxParents: 3 }), async (c) => {
         await withCase(c, (authorizer) => expectChecksMatch(authorizer, c));
       }),
-      runParameters(40),
+      runParameters(60),
     );
+  });
+
+  test("rel.perm ignores the subject relation of the walked tuple", async () => {
+    // `team.admin` over `doc:d#team@group:g#member` checks `group:g#admin`, not `admin` on g's members.
+    const c: AuthzCase = {
+      kind: "walk-ignores-subject-relation",
+      schema: [
+        "entity user {}",
+        "entity org {\n  relation admin @user\n}",
+        "entity group {\n  relation member @org\n  relation admin @user\n}",
+        "entity doc {\n  relation team @group#member\n  permission manage = team.admin\n}",
+        "",
+      ].join("\n"),
+      tuples: [
+        "doc:d#team@group:g#member",
+        "group:g#admin@user:alice",
+        "group:g#member@org:o",
+        "org:o#admin@user:carol",
+      ],
+      checks: [
+        { entity: "doc:d", permission: "manage", subject: "user:alice", expected: true },
+        { entity: "doc:d", permission: "manage", subject: "user:carol", expected: false },
+      ],
+    };
+    await withCase(c, (authorizer) => expectChecksMatch(authorizer, c));
   });
 
   test("nested group#member usersets equal reachability", async () => {
@@ -317,7 +343,7 @@ describe("embedded evaluator: relation walks and usersets", () => {
       fc.asyncProperty(groupCaseArb({ groups: 6, users: 3, docs: 3 }), async (c) => {
         await withCase(c, (authorizer) => expectChecksMatch(authorizer, c));
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 });
@@ -382,7 +408,7 @@ describe("embedded evaluator: lookups and bulk checks agree with check", () => {
           }
         });
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 
@@ -405,7 +431,7 @@ describe("embedded evaluator: lookups and bulk checks agree with check", () => {
           }
         });
       }),
-      runParameters(40),
+      runParameters(60),
     );
   });
 
@@ -424,7 +450,82 @@ describe("embedded evaluator: lookups and bulk checks agree with check", () => {
           }
         });
       }),
-      runParameters(40),
+      runParameters(60),
+    );
+  });
+});
+
+describe("embedded evaluator: a small depth limit", () => {
+  test("fails some checks but never changes a decision; bulk checks and lookups agree", async () => {
+    const maxDepth = fc.integer({ min: 1, max: 6 });
+    const pageSize = fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(anyAcyclicCase, maxDepth, pageSize, async (c, depth, size) => {
+        await withCase(
+          c,
+          async (authorizer) => {
+            const answers: (CheckOutcome | undefined)[] = [];
+            for (const check of c.checks) {
+              const where = `${checkToText(check)} at maxDepth ${depth}`;
+              const answer = await authorizer.check(toRequest(check)).then(
+                (allowed): CheckOutcome => {
+                  // Running out of depth may only turn a decision into an error, never into the other decision.
+                  expect(allowed, where).toBe(check.expected);
+                  return expectedOutcome(allowed);
+                },
+                (error: unknown): CheckOutcome => {
+                  expect(isAppError(error, "DEPTH_EXCEEDED"), `${where} failed with ${String(error)}`).toBe(
+                    true,
+                  );
+                  return "failed";
+                },
+              );
+              answers.push(answer);
+            }
+
+            // Outcomes memoised within one bulk call must not depend on the order the items come in.
+            for (const order of [c.checks, [...c.checks].reverse()]) {
+              for (let start = 0; start < order.length; start += 100) {
+                const batch = order.slice(start, start + 100);
+                const outcomes = await authorizer.checkMany(batch.map(toRequest));
+                batch.forEach((check, i) => {
+                  expect(outcomes[i], `checkMany ${checkToText(check)} at maxDepth ${depth}`).toBe(
+                    answers[c.checks.indexOf(check)],
+                  );
+                });
+              }
+            }
+
+            for (const lookup of expectedLookups(c)) {
+              const where = `lookupResources ${lookup.entityType}#${lookup.permission}@${lookup.subject} at maxDepth ${depth}`;
+              const listed = await lookupAllResources(authorizer, {
+                entityType: lookup.entityType,
+                permission: lookup.permission,
+                subject: parseSubject(lookup.subject),
+                ...(size === undefined ? {} : { pageSize: size }),
+              }).catch((error: unknown) => error);
+              const anyFailed = c.checks.some(
+                (q, i) =>
+                  answers[i] === "failed" &&
+                  q.entity.startsWith(`${lookup.entityType}:`) &&
+                  q.permission === lookup.permission &&
+                  q.subject === lookup.subject,
+              );
+              if (Array.isArray(listed)) {
+                // A list is complete or it is an error: never one that silently lacks an undecided entity.
+                expect(listed, where).toEqual(lookup.ids);
+              } else {
+                expect(isAppError(listed, "DEPTH_EXCEEDED"), `${where} failed with ${String(listed)}`).toBe(
+                  true,
+                );
+                expect(anyFailed, `${where} failed although every check decided`).toBe(true);
+              }
+            }
+          },
+          { maxDepth: depth },
+        );
+      }),
+      runParameters(100),
     );
   });
 });
@@ -456,6 +557,33 @@ async function settle(
 }
 
 describe("embedded evaluator: cyclic group membership", () => {
+  test("a densely cyclic group graph settles quickly, with and without a path", async () => {
+    // Every group contains every other: the simple paths number in the hundreds of thousands, while
+    // Permify gives up after `depth` levels. Nine groups is enough to show exponential work.
+    const groups = 9;
+    const tuples: string[] = ["group:g8#member@user:member"];
+    for (let i = 0; i < groups; i++) {
+      for (let j = 0; j < groups; j++) if (i !== j) tuples.push(`group:g${i}#member@group:g${j}#member`);
+    }
+    const c: AuthzCase = {
+      kind: "groups-complete-digraph",
+      schema: GROUP_SCHEMA,
+      tuples,
+      checks: [
+        { entity: "group:g0", permission: "member", subject: "user:member", expected: true },
+        { entity: "group:g0", permission: "member", subject: "user:outsider", expected: "not-allowed" },
+      ],
+    };
+    await withCase(c, async (authorizer) => {
+      for (const check of c.checks) {
+        const got = await settle(authorizer, check);
+        const where = checkToText(check);
+        expect(got.ms, `${where} took ${Math.round(got.ms)} ms`).toBeLessThan(SETTLE_WITHIN_MS);
+        expect(got.kind, where).toBe(check.expected === true ? "allowed" : "error");
+      }
+    });
+  });
+
   test("every check settles; a path allows, no path never allows", async () => {
     await fc.assert(
       fc.asyncProperty(groupCaseArb({ groups: 6, users: 3, docs: 3, cyclic: true }), async (c) => {
@@ -514,7 +642,7 @@ describe("embedded evaluator: cyclic group membership", () => {
           }
         });
       }),
-      runParameters(60),
+      runParameters(100),
     );
   });
 });
