@@ -116,18 +116,17 @@ export class EvaluationSession {
     return this.view;
   }
 
+  private outOfDepth(): Outcome {
+    const error = new AppError(
+      "DEPTH_EXCEEDED",
+      `check needed more than the allowed depth (${this.options.maxDepth})`,
+    );
+    return { decision: FAILED, needed: 0, low: DEPTH_LIMITED, high: DEPTH_LIMITED, error };
+  }
+
   private invoke(type: string, id: string, name: string, subject: Subject, depth: number): Outcome {
     if (depth < 0) {
-      return {
-        decision: FAILED,
-        needed: 0,
-        low: DEPTH_LIMITED,
-        high: DEPTH_LIMITED,
-        error: new AppError(
-          "DEPTH_EXCEEDED",
-          `check needed more than the allowed depth (${this.options.maxDepth})`,
-        ),
-      };
+      return this.outOfDepth();
     }
     if (++this.evaluations > MAX_EVALUATIONS_PER_CHECK) {
       throw new AppError(
@@ -168,16 +167,7 @@ export class EvaluationSession {
       };
     }
     if ((this.depthFailures.get(key) ?? -1) >= depth) {
-      return {
-        decision: FAILED,
-        needed: 0,
-        low: DEPTH_LIMITED,
-        high: DEPTH_LIMITED,
-        error: new AppError(
-          "DEPTH_EXCEEDED",
-          `check needed more than the allowed depth (${this.options.maxDepth})`,
-        ),
-      };
+      return this.outOfDepth();
     }
 
     const own = this.frames.length;
