@@ -408,15 +408,6 @@ function merge(chosen: Outcome, a: Outcome, b: Outcome): Outcome {
   };
 }
 
-export function createSession(
-  schema: CompiledSchema,
-  view: RelationshipView,
-  context: RequestContext | undefined,
-  options: EvaluatorOptions,
-): EvaluationSession {
-  return new EvaluationSession(schema, view, context, options);
-}
-
 /**
  * Candidates for a lookup: every entity reachable backwards from the subject through any tuple, plus
  * (when the schema reads attributes) every entity carrying attributes and what points at it. This
@@ -466,5 +457,3 @@ function schemaReadsAttributes(schema: CompiledSchema): boolean {
 export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-export type { CheckRequest };
