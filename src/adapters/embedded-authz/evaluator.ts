@@ -16,7 +16,6 @@
  */
 import type {
   AttributeValue,
-  CheckRequest,
   Entity,
   RequestContext,
   Subject,
