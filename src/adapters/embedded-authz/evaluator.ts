@@ -14,12 +14,7 @@
  * data is reported as the depth error Permify would reach by going round it. Cyclic failures are cached
  * per stack frame (as in Tarjan's algorithm), so dense cycles cost polynomial, not exponential, time.
  */
-import type {
-  AttributeValue,
-  Entity,
-  RequestContext,
-  Subject,
-} from "../../core/authz-model.ts";
+import type { AttributeValue, Entity, RequestContext, Subject } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
 import { entityKey, overlayContext, type RelationshipView } from "./relationship-store.ts";
 import type { CompiledSchema, EntityDefinition, PermissionNode } from "./schema-compiler.ts";
