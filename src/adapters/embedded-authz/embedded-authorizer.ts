@@ -2,13 +2,20 @@ import type {
   Attribute,
   AttributeFilter,
   CheckRequest,
-  Subject,
+  RequestContext,
   Tuple,
   TupleFilter,
 } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
 import { formatAttribute, formatTuple, parseAttribute, parseTuple } from "../../core/permify-notation.ts";
-import type { Authorizer, CheckOutcome, LookupPage, WriteResult } from "../../ports/authorizer.ts";
+import type {
+  Authorizer,
+  CheckOutcome,
+  LookupPage,
+  LookupResourcesRequest,
+  LookupSubjectsRequest,
+  WriteResult,
+} from "../../ports/authorizer.ts";
 import { AuthzDataDirectory, type Change, JournalRewritten } from "./data-directory.ts";
 import { compareIds, EvaluationSession, lookupCandidates } from "./evaluator.ts";
 import { RelationshipStore } from "./relationship-store.ts";
@@ -71,21 +78,15 @@ class EmbeddedAuthorizer implements Authorizer {
 
   async check(request: CheckRequest): Promise<boolean> {
     const schema = this.requireFreshSchema();
-    return new EvaluationSession(schema, this.store, request.context, { maxDepth: this.maxDepth }).check(
-      request.entity,
-      request.permission,
-      request.subject,
-    );
+    return this.session(schema, request.context).check(request.entity, request.permission, request.subject);
   }
 
   async checkMany(requests: readonly CheckRequest[]): Promise<readonly CheckOutcome[]> {
     const schema = this.requireFreshSchema();
     // Requests without context share one session, so shared parents (collections, teams) are evaluated once.
-    const shared = new EvaluationSession(schema, this.store, undefined, { maxDepth: this.maxDepth });
+    const shared = this.session(schema, undefined);
     return requests.map((request) => {
-      const session = request.context
-        ? new EvaluationSession(schema, this.store, request.context, { maxDepth: this.maxDepth })
-        : shared;
+      const session = request.context ? this.session(schema, request.context) : shared;
       try {
         return session.check(request.entity, request.permission, request.subject) ? "allowed" : "denied";
       } catch {
@@ -94,39 +95,24 @@ class EmbeddedAuthorizer implements Authorizer {
     });
   }
 
-  async lookupResources(request: {
-    entityType: string;
-    permission: string;
-    subject: Subject;
-    context?: CheckRequest["context"];
-    pageSize?: number;
-    cursor?: string;
-  }): Promise<LookupPage> {
+  async lookupResources(request: LookupResourcesRequest): Promise<LookupPage> {
     const schema = this.requireFreshSchema();
     if (!schema.entities.has(request.entityType)) {
       throw new AppError("BAD_REQUEST", `entity type "${request.entityType}" is not defined in the schema`);
     }
-    const session = new EvaluationSession(schema, this.store, request.context, { maxDepth: this.maxDepth });
+    const session = this.session(schema, request.context);
     const candidates = lookupCandidates(schema, session.relationships, request.subject, request.entityType);
     return pageOf(candidates, request.pageSize, request.cursor, (id) =>
       session.check({ type: request.entityType, id }, request.permission, request.subject),
     );
   }
 
-  async lookupSubjects(request: {
-    entity: { type: string; id: string };
-    permission: string;
-    subjectType: string;
-    subjectRelation?: string;
-    context?: CheckRequest["context"];
-    pageSize?: number;
-    cursor?: string;
-  }): Promise<LookupPage> {
+  async lookupSubjects(request: LookupSubjectsRequest): Promise<LookupPage> {
     const schema = this.requireFreshSchema();
     if (!schema.entities.has(request.subjectType)) {
       throw new AppError("BAD_REQUEST", `entity type "${request.subjectType}" is not defined in the schema`);
     }
-    const session = new EvaluationSession(schema, this.store, request.context, { maxDepth: this.maxDepth });
+    const session = this.session(schema, request.context);
     const candidates = [...session.relationships.idsOfType(request.subjectType)].sort(compareIds);
     const relation = request.subjectRelation || undefined;
     return pageOf(candidates, request.pageSize, request.cursor, (id) =>
@@ -236,6 +222,10 @@ class EmbeddedAuthorizer implements Authorizer {
       if (!(error instanceof JournalRewritten)) throw error;
       this.loadFromDirectory();
     }
+  }
+
+  private session(schema: CompiledSchema, context: RequestContext | undefined): EvaluationSession {
+    return new EvaluationSession(schema, this.store, context, { maxDepth: this.maxDepth });
   }
 
   private writeResult(): WriteResult {

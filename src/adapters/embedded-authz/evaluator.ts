@@ -415,7 +415,7 @@ export function lookupCandidates(
   entityType: string,
 ): string[] {
   const seeds: Entity[] = [{ type: subject.type, id: subject.id }];
-  if (schemaReadsAttributes(schema)) {
+  if (schema.readsAttributes) {
     for (const type of schema.entities.keys()) {
       for (const id of view.entitiesWithAttributes(type)) seeds.push({ type, id });
     }
@@ -434,17 +434,6 @@ export function lookupCandidates(
     }
   }
   return [...found].sort(compareIds);
-}
-
-const readsAttributes = new WeakMap<CompiledSchema, boolean>();
-
-function schemaReadsAttributes(schema: CompiledSchema): boolean {
-  let reads = readsAttributes.get(schema);
-  if (reads === undefined) {
-    reads = [...schema.entities.values()].some((entity) => entity.attributes.size > 0);
-    readsAttributes.set(schema, reads);
-  }
-  return reads;
 }
 
 /** Byte order, as Go compares strings (ids are ASCII by Permify's pattern). */

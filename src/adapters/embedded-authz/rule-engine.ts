@@ -3,7 +3,7 @@
  * request's `context.data`). They run here on @bufbuild/cel, a conformance-tested CEL implementation
  * with the same standard library Permify's cel-go environment has (no extensions).
  */
-import { isCelError, parse, run } from "@bufbuild/cel";
+import { CelScalar, type CelType, celEnv, isCelError, listType, parse, plan } from "@bufbuild/cel";
 import type { AttributeType, AttributeValue } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
 import { type Position, type RuleStatement, schemaError } from "./schema-parser.ts";
@@ -65,15 +65,17 @@ export function compileRule(
     );
   }
 
-  const body = statement.body;
+  // Planned once per schema: evaluation then only binds values (lookups run a rule per candidate).
+  const variables: Record<string, CelType> = { context: CelScalar.DYN };
+  for (const [name, type] of params) variables[name] = celTypeOf(type);
+  const program = plan(celEnv({ variables }), parsed);
   return {
     name: statement.name,
     params,
     evaluate(attributes, contextData) {
       const bindings: Record<string, unknown> = { context: { data: contextData } };
       for (const [name, type] of params) bindings[name] = toCel(attributes.get(name), type);
-      // `run` re-plans each call; rules are short, and caching plans keyed by body is a later optimisation.
-      const result = run(body, bindings as Parameters<typeof run>[1]);
+      const result = program(bindings as Parameters<typeof program>[0]);
       if (isCelError(result)) {
         throw new AppError("DATA_INVALID", `rule "${statement.name}" failed: ${result.message}`);
       }
@@ -83,6 +85,17 @@ export function compileRule(
       return result;
     },
   };
+}
+
+/** Permify's CEL environment: the rule's parameters with their types, and `context` as dyn. */
+function celTypeOf(type: AttributeType): CelType {
+  const scalar = {
+    boolean: CelScalar.BOOL,
+    string: CelScalar.STRING,
+    integer: CelScalar.INT,
+    double: CelScalar.DOUBLE,
+  }[type.replace("[]", "") as "boolean" | "string" | "integer" | "double"];
+  return type.endsWith("[]") ? listType(scalar) : scalar;
 }
 
 /** CEL's types: `integer` is int (bigint here), `double` is double (number). Missing → empty value. */

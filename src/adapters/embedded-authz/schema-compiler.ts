@@ -53,6 +53,8 @@ export interface CompiledSchema {
   readonly version: string;
   readonly entities: ReadonlyMap<string, EntityDefinition>;
   readonly rules: ReadonlyMap<string, CompiledRule>;
+  /** Whether any entity has attributes: then lookups must also start from entities that carry them. */
+  readonly readsAttributes: boolean;
 }
 
 const SCALAR_TYPES = new Set(["boolean", "string", "integer", "double"]);
@@ -74,7 +76,8 @@ export function compileSchema(text: string): CompiledSchema {
   const entities = new Map<string, EntityDefinition>();
   for (const statement of entityStatements) entities.set(statement.name, compileEntity(statement, index));
 
-  return { text, version: schemaVersionOf(text), entities, rules };
+  const readsAttributes = [...entities.values()].some((entity) => entity.attributes.size > 0);
+  return { text, version: schemaVersionOf(text), entities, rules, readsAttributes };
 }
 
 export function schemaVersionOf(text: string): string {
