@@ -1,5 +1,7 @@
 /** What every subcommand of the `clearance` CLI receives and returns. */
+import type { Environment } from "../config.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
+import type { Runtime } from "../runtime.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
 export interface CliIo {
@@ -15,6 +17,12 @@ export interface CliDeps {
   readonly io: CliIo;
   /** For `validate`: an empty authorizer to run one file against (default: the embedded evaluator). */
   readonly createAuthorizer?: (options: { readonly maxDepth: number }) => Promise<Authorizer>;
+  /** The environment configuration is read from (default: the process's). */
+  readonly env?: Environment;
+  /** For commands that use the stores (default: `openRuntime(loadConfig(env))`). */
+  readonly openRuntime?: () => Promise<Runtime>;
+  /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
+  readonly stop?: AbortSignal;
 }
 
 export interface CliCommand {
@@ -39,3 +47,8 @@ export const processIo: CliIo = {
     process.stderr.write(`${line}\n`);
   },
 };
+
+/** A failure's message for a CLI line: AppErrors and Errors by message, anything else as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

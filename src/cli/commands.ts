@@ -1,8 +1,18 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
 import type { CliCommand } from "./command.ts";
+import { demoCommand } from "./demo-command.ts";
+import { ingestCommand } from "./ingest-command.ts";
+import { serveCommand } from "./serve-command.ts";
+import { tokenCommand } from "./token-command.ts";
 import { validateCommand } from "./validate-command.ts";
 
-export const commands: readonly CliCommand[] = [validateCommand];
+export const commands: readonly CliCommand[] = [
+  demoCommand,
+  ingestCommand,
+  serveCommand,
+  tokenCommand,
+  validateCommand,
+];
 
 export function findCommand(name: string): CliCommand | undefined {
   return commands.find((command) => command.name === name);

@@ -4,6 +4,8 @@
  */
 export type ErrorCode =
   | "BAD_REQUEST"
+  /** A request body larger than the server accepts. */
+  | "PAYLOAD_TOO_LARGE"
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
   | "NOT_FOUND"

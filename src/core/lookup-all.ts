@@ -6,7 +6,7 @@ const MAX_PAGES = 100_000;
 /**
  * Pages a lookup to its end. A page that repeats a cursor or an id out of order means the list cannot
  * be trusted to be complete, so it throws instead of returning what it has (a truncated list must never
- * become a filter).
+ * become a filter). The result is strictly ascending, which lets callers intersect lists by merging.
  */
 export async function lookupAllResources(
   authorizer: Authorizer,
@@ -28,9 +28,18 @@ async function collectPages(
   const ids: string[] = [];
   const seenCursors = new Set<string>();
   let cursor: string | undefined;
+  let last: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const result = await fetchPage(cursor);
-    ids.push(...result.ids);
+    for (const id of result.ids) {
+      // Ids ascend across pages as well as within them (code-unit order; ids are ASCII), so a repeat or a
+      // step back means pages overlapped or were skipped.
+      if (last !== undefined && !(last < id)) {
+        throw new AppError("UPSTREAM_UNAVAILABLE", "lookup returned an id out of order or twice");
+      }
+      ids.push(id);
+      last = id;
+    }
     if (result.nextCursor === undefined) return ids;
     if (seenCursors.has(result.nextCursor)) {
       throw new AppError("UPSTREAM_UNAVAILABLE", "lookup returned a cursor it had already returned");

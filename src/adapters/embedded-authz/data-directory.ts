@@ -16,6 +16,7 @@ import {
   readFileSync,
   renameSync,
   statSync,
+  truncateSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -65,6 +66,7 @@ export class AuthzDataDirectory {
       : { revision: 0, tuples: [], attributes: [] };
     this.journalBytesRead = 0;
     this.journalChanges = 0;
+    this.dropTornTail();
     const changes = this.readNewChanges().filter((change) => change.revision > snapshot.revision);
     return { snapshot, changes };
   }
@@ -94,6 +96,18 @@ export class AuthzDataDirectory {
     this.journalBytesRead += consumed;
     this.journalChanges += changes.length;
     return changes;
+  }
+
+  /**
+   * A crash mid-append leaves an unterminated last line: a write that was never acknowledged. It is cut
+   * off when the journal is opened, or the next append would run on from it into a damaged line.
+   */
+  private dropTornTail(): void {
+    const path = this.journalPath;
+    if (!existsSync(path)) return;
+    const bytes = readFileSync(path);
+    if (bytes.length === 0 || bytes[bytes.length - 1] === 0x0a) return;
+    truncateSync(path, bytes.lastIndexOf(0x0a) + 1);
   }
 
   append(change: Change): void {

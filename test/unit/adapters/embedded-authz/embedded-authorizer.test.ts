@@ -322,6 +322,11 @@ describe("embedded authorizer: persistence", () => {
     const restarted = await createEmbeddedAuthorizer({ dataDir: dir });
     expect(await restarted.check(check("document:memo", "view", "user:eve"))).toBe(false);
     expect(await restarted.check(check("document:memo", "view", "user:olga"))).toBe(true);
+    // The next write after the crash must not run on from the torn fragment into a damaged line.
+    await restarted.writeData({ tuples: [parseTuple("document:memo#viewer@user:finn")] });
+    const again = await createEmbeddedAuthorizer({ dataDir: dir });
+    expect(await again.check(check("document:memo", "view", "user:finn"))).toBe(true);
+    expect(await again.check(check("document:memo", "view", "user:olga"))).toBe(true);
   });
 
   it("refuses to start on a damaged journal instead of guessing", async () => {

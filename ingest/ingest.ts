@@ -1,0 +1,455 @@
+/**
+ * `ingestManifest`: loads every document a manifest lists into the vector store and its relationships into
+ * the authorizer, so that both stores agree on every document afterwards.
+ *
+ * Order and guarantees:
+ * 1. Validate everything first: the manifest, the schema in force against the manifest's fields, the
+ *    relationships file against the schema, and each loaded document's sections against its headings and
+ *    pages. Any problem throws one `BAD_REQUEST` listing them all, and nothing is written.
+ * 2. Write the manifest's schema (when it names one that is not already in force) and the relationships
+ *    file (one atomic write).
+ * 3. Per document: chunk, embed (all before touching either store), sync its relationships, then replace
+ *    its chunks. A document that fails is reported and skipped; the others still land. Nothing is left
+ *    half-written: a failed relationship sync is rolled back and the vector store is not touched; a failed
+ *    vector write rolls the relationship sync back.
+ *
+ * The manifest is the source of truth for the documents it lists: the relationships of `document:<id>` and
+ * of its sections are made exactly those the manifest (entry and relationships file) declares, so a grant
+ * made elsewhere on a listed document is removed by the next ingest. Documents not in the manifest are left
+ * alone.
+ *
+ * Running twice changes nothing: a document whose chunks (compared by id, which covers their content and
+ * resource) and relationships are already exactly so is reported `unchanged` without embedding anything.
+ */
+
+import {
+  type CompiledSchema,
+  compileSchema,
+  schemaVersionOf,
+} from "../src/adapters/embedded-authz/schema-compiler.ts";
+import type { Tuple, TupleFilter } from "../src/core/authz-model.ts";
+import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
+import { AppError, isAppError } from "../src/core/errors.ts";
+import { formatSubject, formatTuple } from "../src/core/permify-notation.ts";
+import type { Authorizer } from "../src/ports/authorizer.ts";
+import type { Embedder } from "../src/ports/embedder.ts";
+import type { VectorStore } from "../src/ports/vector-store.ts";
+import {
+  DOCUMENT_ENTITY,
+  documentTuples,
+  relationshipProblems,
+  SECTION_ENTITY,
+  schemaProblemsForManifest,
+} from "./acl-tuples.ts";
+import { type ChunkingOptions, chunkDocument, resolveChunkingOptions } from "./chunker.ts";
+import { loadDocument } from "./loaders/load-document.ts";
+import { invalidManifest, loadManifest, type Manifest, type ManifestDocument } from "./manifest.ts";
+import { placeSections, type SectionedBlock } from "./sections.ts";
+
+export const DEFAULT_EMBED_BATCH_SIZE = 64;
+
+/** Page size for reading a document's current relationships; any size works, pages are followed to the end. */
+const READ_PAGE_SIZE = 500;
+
+export interface IngestManifestOptions {
+  readonly manifestPath: string;
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly chunking?: Partial<ChunkingOptions>;
+  /** Texts per `embedDocuments` call (default 64). */
+  readonly embedBatchSize?: number;
+  /** Called once per document, in manifest order, as soon as its outcome is known. */
+  readonly onProgress?: (document: DocumentReport) => void;
+}
+
+export type DocumentStatus = "ingested" | "unchanged" | "failed";
+
+export interface DocumentReport {
+  readonly id: string;
+  /** The document's path as the manifest writes it. */
+  readonly path: string;
+  /** How many chunks the document has in the vector store now (0 when it failed). */
+  readonly chunks: number;
+  readonly status: DocumentStatus;
+  /** Why it failed, without the path (which `path` gives). */
+  readonly error?: string;
+}
+
+export interface IngestReport {
+  /** In manifest order. */
+  readonly documents: readonly DocumentReport[];
+  /**
+   * How many distinct relationships the run declared and saw in force: the relationships file's, plus
+   * those derived from every document that was ingested or unchanged.
+   */
+  readonly relationships: number;
+  /** How many documents failed. */
+  readonly failed: number;
+}
+
+/**
+ * Runs the ingest described in the module comment. Throws (writing nothing) on invalid options, an invalid
+ * manifest, or a schema that cannot hold the manifest; a failure of the stores before the per-document
+ * phase (reading or writing the schema, writing the relationships file) also throws. Per-document failures
+ * are in the report, never thrown.
+ */
+export async function ingestManifest(options: IngestManifestOptions): Promise<IngestReport> {
+  const { authorizer, vectorStore, embedder } = options;
+  const chunking = resolveChunkingOptions(options.chunking);
+  const batchSize = options.embedBatchSize ?? DEFAULT_EMBED_BATCH_SIZE;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+    throw new AppError("BAD_REQUEST", `embed batch size must be a positive integer, got ${batchSize}`);
+  }
+
+  const manifest = await loadManifest(options.manifestPath);
+  const { schema, schemaToWrite } = await schemaInForce(manifest, authorizer);
+  const problems = [
+    ...schemaProblemsForManifest(schema, manifest.documents),
+    ...relationshipProblems(schema, manifest.relationships),
+  ];
+  const prepared = await prepareDocuments(manifest.documents, problems);
+  if (problems.length > 0) throw invalidManifest(manifest.path, problems);
+
+  if (schemaToWrite !== undefined) await authorizer.writeSchema(schemaToWrite);
+  if (manifest.relationships.length > 0) await authorizer.writeData({ tuples: manifest.relationships });
+
+  const context: DocumentContext = {
+    authorizer,
+    vectorStore,
+    embedder,
+    chunking,
+    batchSize,
+    schemaHasSections: schema.entities.has(SECTION_ENTITY),
+    fileTuples: manifest.relationships,
+    sectionOwners: new Map(
+      manifest.documents.flatMap((document) => document.sections.map((section) => [section.id, document.id])),
+    ),
+  };
+  const reports: DocumentReport[] = [];
+  const declared = new Set(manifest.relationships.map(formatTuple));
+  for (const document of manifest.documents) {
+    const loaded = prepared.get(document.id) as PreparedDocument;
+    const report =
+      "error" in loaded
+        ? failed(document, loaded.error)
+        : await ingestDocument(document, loaded.blocks, context).catch((error: unknown) =>
+            failed(document, error),
+          );
+    if (report.status !== "failed") {
+      for (const tuple of documentTuples(document)) declared.add(formatTuple(tuple));
+    }
+    reports.push(report);
+    options.onProgress?.(report);
+  }
+  return {
+    documents: reports,
+    relationships: declared.size,
+    failed: reports.filter((report) => report.status === "failed").length,
+  };
+}
+
+/**
+ * The schema ingest must check against: the manifest's when it names one (compiled here, so a bad schema
+ * is a manifest problem), else the authorizer's. `schemaToWrite` is set only when the manifest's schema is
+ * not already in force, so a second run writes no new schema version.
+ */
+async function schemaInForce(
+  manifest: Manifest,
+  authorizer: Authorizer,
+): Promise<{ schema: CompiledSchema; schemaToWrite?: string }> {
+  const current = await authorizer.readSchema().catch((error: unknown) => {
+    if (isAppError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  });
+  if (!manifest.schema) {
+    if (!current) {
+      throw invalidManifest(manifest.path, [
+        "schema: the authorizer has no schema yet; name a schema file in the manifest's schema field",
+      ]);
+    }
+    return { schema: compileSchema(current.schema) };
+  }
+  let schema: CompiledSchema;
+  try {
+    schema = compileSchema(manifest.schema.text);
+  } catch (error) {
+    throw invalidManifest(manifest.path, [`schema (${manifest.schema.path}): ${messageOf(error)}`]);
+  }
+  const unchanged = current !== undefined && schemaVersionOf(current.schema) === schema.version;
+  return unchanged ? { schema } : { schema, schemaToWrite: manifest.schema.text };
+}
+
+type PreparedDocument = { readonly blocks: readonly SectionedBlock[] } | { readonly error: unknown };
+
+/**
+ * Loads every document and places its sections. A document that cannot be loaded is a per-document failure
+ * (reported later); a section that does not fit its document is a manifest problem (added to `problems`).
+ */
+async function prepareDocuments(
+  documents: readonly ManifestDocument[],
+  problems: string[],
+): Promise<Map<string, PreparedDocument>> {
+  const prepared = new Map<string, PreparedDocument>();
+  for (const document of documents) {
+    try {
+      const structured = await loadDocument(document.absolutePath, document.path);
+      const placement = placeSections(document, structured);
+      if (placement.ok) prepared.set(document.id, { blocks: placement.blocks });
+      else problems.push(...placement.problems);
+    } catch (error) {
+      prepared.set(document.id, { error });
+    }
+  }
+  return prepared;
+}
+
+interface DocumentContext {
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly chunking: ChunkingOptions;
+  readonly batchSize: number;
+  /** Without a `section` entity there are no section relationships to read. */
+  readonly schemaHasSections: boolean;
+  readonly fileTuples: readonly Tuple[];
+  /** Section id → the manifest document that declares it. */
+  readonly sectionOwners: ReadonlyMap<string, string>;
+}
+
+async function ingestDocument(
+  document: ManifestDocument,
+  blocks: readonly SectionedBlock[],
+  context: DocumentContext,
+): Promise<DocumentReport> {
+  const chunks = chunkDocument(
+    {
+      documentId: document.id,
+      title: document.title,
+      metadata: {
+        collection: document.collection,
+        owner: formatSubject(document.owner),
+        ...(document.customer === undefined ? {} : { customer: document.customer }),
+      },
+      blocks,
+    },
+    context.chunking,
+  );
+  if (chunks.length === 0) {
+    throw new AppError("BAD_REQUEST", "no text to index (a scanned PDF needs text recognition first)");
+  }
+
+  const sync = await planRelationshipSync(document, context);
+  const stored = await context.vectorStore.documentChunks(document.id);
+  const chunksInPlace = sameChunks(stored, chunks);
+  if (chunksInPlace && sync.stale.length === 0 && sync.missing.length === 0) {
+    return { id: document.id, path: document.path, chunks: chunks.length, status: "unchanged" };
+  }
+
+  // Embed before touching either store: an embedding failure then leaves both as they were.
+  const embedded = chunksInPlace ? undefined : await embedChunks(chunks, context.embedder, context.batchSize);
+  await applyRelationshipSync(sync, context.authorizer);
+  if (embedded) {
+    try {
+      await context.vectorStore.replaceDocument(document.id, embedded);
+    } catch (error) {
+      try {
+        await undoRelationshipSync(sync, context.authorizer);
+      } catch (undoError) {
+        throw new AppError(
+          "UPSTREAM_UNAVAILABLE",
+          `writing the chunks failed (${messageOf(error)}), and restoring the previous relationships failed too ` +
+            `(${messageOf(undoError)}): the authorizer may hold this document's new relationships; run ingest again`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+  return { id: document.id, path: document.path, chunks: chunks.length, status: "ingested" };
+}
+
+function failed(document: ManifestDocument, error: unknown): DocumentReport {
+  return {
+    id: document.id,
+    path: document.path,
+    chunks: 0,
+    status: "failed",
+    error: reasonOf(error, document.path),
+  };
+}
+
+/** Loader errors name the path first (`<path>: <reason>`); the report carries the path separately. */
+function reasonOf(error: unknown, documentPath: string): string {
+  const message = messageOf(error);
+  return message.startsWith(`${documentPath}: `) ? message.slice(documentPath.length + 2) : message;
+}
+
+/** The stored chunks are the new ones exactly: same ids (which hash content and resource) in the same order. */
+function sameChunks(stored: readonly Chunk[], chunks: readonly Chunk[]): boolean {
+  if (stored.length !== chunks.length) return false;
+  const storedIds = [...stored].sort((a, b) => a.ordinal - b.ordinal).map((chunk) => chunk.id);
+  return storedIds.every((id, index) => id === chunks[index]?.id);
+}
+
+/** Embeds in batches and checks what comes back: the embedder is an upstream and is not trusted blindly. */
+async function embedChunks(
+  chunks: readonly Chunk[],
+  embedder: Embedder,
+  batchSize: number,
+): Promise<EmbeddedChunk[]> {
+  const embedded: EmbeddedChunk[] = [];
+  for (let start = 0; start < chunks.length; start += batchSize) {
+    const batch = chunks.slice(start, start + batchSize);
+    const vectors = await embedder.embedDocuments(batch.map((chunk) => chunk.text));
+    if (vectors.length !== batch.length) {
+      throw new AppError(
+        "UPSTREAM_UNAVAILABLE",
+        `the embedder (${embedder.model}) returned ${vectors.length} vectors for ${batch.length} texts`,
+      );
+    }
+    batch.forEach((chunk, index) => {
+      const vector = vectors[index] as Float32Array;
+      const fail = (why: string) =>
+        new AppError("UPSTREAM_UNAVAILABLE", `the embedder (${embedder.model}) returned ${why}`);
+      if (vector.length !== embedder.dimensions) {
+        throw fail(`a vector of ${vector.length} dimensions; expected ${embedder.dimensions}`);
+      }
+      if (!vector.every(Number.isFinite)) throw fail("a vector with a value that is not a finite number");
+      embedded.push({ ...chunk, vector });
+    });
+  }
+  return embedded;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Relationship sync
+
+interface RelationshipSync {
+  /** In force now but not declared: deleted by the sync. */
+  readonly stale: readonly Tuple[];
+  /** Declared but not in force: written by the sync. */
+  readonly missing: readonly Tuple[];
+}
+
+/**
+ * Compares what the authorizer holds for the document and its sections with what the manifest declares.
+ * The sections considered are the manifest's, plus any that point at the document now but are no longer in
+ * the manifest (their relationships are stale), minus those another manifest entry now declares (that
+ * entry's sync takes care of them).
+ */
+async function planRelationshipSync(
+  document: ManifestDocument,
+  context: DocumentContext,
+): Promise<RelationshipSync> {
+  const { authorizer } = context;
+  const current = await readAllRelationships(authorizer, {
+    entity: { type: DOCUMENT_ENTITY, ids: [document.id] },
+  });
+  const sectionIds = new Set(document.sections.map((section) => section.id));
+  if (context.schemaHasSections) {
+    const attached = await readAllRelationships(authorizer, {
+      entity: { type: SECTION_ENTITY },
+      relation: "document",
+      subject: { type: DOCUMENT_ENTITY, ids: [document.id], relation: "" },
+    });
+    for (const tuple of attached) {
+      const owner = context.sectionOwners.get(tuple.entity.id);
+      if (owner === undefined || owner === document.id) sectionIds.add(tuple.entity.id);
+    }
+    if (sectionIds.size > 0) {
+      current.push(
+        ...(await readAllRelationships(authorizer, {
+          entity: { type: SECTION_ENTITY, ids: [...sectionIds] },
+        })),
+      );
+    }
+  }
+
+  const isConsidered = (tuple: Tuple) =>
+    (tuple.entity.type === DOCUMENT_ENTITY && tuple.entity.id === document.id) ||
+    (tuple.entity.type === SECTION_ENTITY && sectionIds.has(tuple.entity.id));
+  const declared = new Map<string, Tuple>();
+  for (const tuple of [...documentTuples(document), ...context.fileTuples.filter(isConsidered)]) {
+    declared.set(formatTuple(tuple), tuple);
+  }
+  const inForce = new Map(current.map((tuple) => [formatTuple(tuple), tuple]));
+  return {
+    stale: [...inForce].filter(([key]) => !declared.has(key)).map(([, tuple]) => tuple),
+    missing: [...declared].filter(([key]) => !inForce.has(key)).map(([, tuple]) => tuple),
+  };
+}
+
+/** Every relationship matching `filter`, following cursors to the end. */
+async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter): Promise<Tuple[]> {
+  const tuples: Tuple[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await authorizer.readRelationships({
+      filter,
+      pageSize: READ_PAGE_SIZE,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    tuples.push(...page.tuples);
+    cursor = page.nextCursor;
+    if (cursor !== undefined) {
+      // A cursor that comes back again would loop forever; fail instead of reading a partial list.
+      if (seen.has(cursor))
+        throw new AppError("INTERNAL", "readRelationships returned the same cursor twice");
+      seen.add(cursor);
+    }
+  } while (cursor !== undefined);
+  return tuples;
+}
+
+/**
+ * Deletes the stale relationships first, then writes the missing ones in one atomic write: in between, the
+ * document is readable by fewer principals, never more (for a schema like clearance's, where permissions
+ * only grow with relations). On a failure, what was deleted is written back and the error re-thrown, so a
+ * failed sync leaves the relationships as they were.
+ */
+async function applyRelationshipSync(sync: RelationshipSync, authorizer: Authorizer): Promise<void> {
+  const deleted: Tuple[] = [];
+  try {
+    for (const tuple of sync.stale) {
+      await authorizer.deleteData({ tuples: exactFilter(tuple) });
+      deleted.push(tuple);
+    }
+    if (sync.missing.length > 0) await authorizer.writeData({ tuples: sync.missing });
+  } catch (error) {
+    if (deleted.length > 0) {
+      await authorizer.writeData({ tuples: deleted }).catch((restoreError: unknown) => {
+        throw new AppError(
+          "UPSTREAM_UNAVAILABLE",
+          `syncing relationships failed (${messageOf(error)}), and restoring the deleted ones failed too ` +
+            `(${messageOf(restoreError)}): run ingest again`,
+          { cause: error },
+        );
+      });
+    }
+    throw error;
+  }
+}
+
+/** Reverses an applied sync: removes what it wrote (first, so access only narrows), restores what it deleted. */
+async function undoRelationshipSync(sync: RelationshipSync, authorizer: Authorizer): Promise<void> {
+  for (const tuple of sync.missing) await authorizer.deleteData({ tuples: exactFilter(tuple) });
+  if (sync.stale.length > 0) await authorizer.writeData({ tuples: sync.stale });
+}
+
+/**
+ * A filter matching exactly one tuple. The subject relation is always given (`""` for none) so that
+ * deleting `team:x` does not also delete `team:x#member`.
+ */
+function exactFilter(tuple: Tuple): TupleFilter {
+  return {
+    entity: { type: tuple.entity.type, ids: [tuple.entity.id] },
+    relation: tuple.relation,
+    subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,69 @@
+/** Reads one document file and hands it to the loader for its extension. */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { AppError } from "../../src/core/errors.ts";
+import { parseMarkdown } from "./markdown.ts";
+import { parsePdf } from "./pdf.ts";
+import type { DocumentFormat, StructuredDocument } from "./structured-document.ts";
+import { parseText } from "./text.ts";
+
+const FORMATS: Readonly<Record<string, DocumentFormat>> = {
+  ".md": "markdown",
+  ".markdown": "markdown",
+  ".txt": "text",
+  ".pdf": "pdf",
+};
+
+export const SUPPORTED_EXTENSIONS: readonly string[] = Object.keys(FORMATS);
+
+/** The format for a file name by its extension (case-insensitive), or undefined when unsupported. */
+export function formatOf(filePath: string): DocumentFormat | undefined {
+  return FORMATS[path.extname(filePath).toLowerCase()];
+}
+
+/**
+ * Loads `filePath`. Errors are `BAD_REQUEST` AppErrors whose message starts with `name` (default: the
+ * path) and a colon, so that a report can show the path a person wrote rather than a resolved one.
+ */
+export async function loadDocument(filePath: string, name: string = filePath): Promise<StructuredDocument> {
+  const format = formatOf(filePath);
+  if (!format) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `${name}: unsupported file type (expected ${SUPPORTED_EXTENSIONS.join(", ")})`,
+    );
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(filePath);
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", `${name}: cannot read the file (${describeIoError(error)})`, {
+      cause: error,
+    });
+  }
+  switch (format) {
+    case "markdown":
+      return parseMarkdown(decodeUtf8(bytes, name));
+    case "text":
+      return parseText(decodeUtf8(bytes, name));
+    case "pdf":
+      return parsePdf(bytes, name);
+  }
+}
+
+/** Fails on bytes that are not UTF-8 rather than indexing replacement characters. */
+function decodeUtf8(bytes: Uint8Array, name: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", `${name}: not UTF-8 text`, { cause: error });
+  }
+}
+
+function describeIoError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EISDIR") return "it is a directory";
+  if (code === "EACCES") return "permission denied";
+  return code ?? "unknown error";
+}

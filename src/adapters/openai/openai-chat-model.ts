@@ -1,0 +1,62 @@
+import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { ChatOpenAICompletions } from "@langchain/openai";
+import { AppError } from "../../core/errors.ts";
+import type { ChatModel } from "../../ports/chat-model.ts";
+import { buildAnswerPrompt, NO_ANSWER_TEXT, parseCitations } from "./answer-prompt.ts";
+import { badResponse, callUpstream, checkTimeout } from "./upstream-call.ts";
+
+export interface OpenAiChatModelOptions {
+  readonly apiKey: string;
+  /** An OpenAI-compatible endpoint, e.g. `http://localhost:11434/v1`; omitted means OpenAI. */
+  readonly baseURL?: string;
+  readonly model: string;
+  /** Deadline of one answer, retries included. */
+  readonly timeoutMs: number;
+  readonly maxTokens?: number;
+  /** Retries of a failed request inside the deadline (default 1). */
+  readonly maxRetries?: number;
+  /** Sampling temperature; omitted leaves the endpoint's default (some reasoning models accept no other). */
+  readonly temperature?: number;
+}
+
+const DEFAULT_MAX_RETRIES = 1;
+
+/**
+ * The ChatModel port over an OpenAI-compatible `/chat/completions` endpoint (the completions client is
+ * used directly, so the Responses API is never chosen behind our back for some model names).
+ * The prompt quotes the passages as data (see answer-prompt.ts); citations are parsed from the answer and
+ * kept only when they name a passage of the request. With no passage, the model is not called at all.
+ */
+export function createOpenAiChatModel(options: OpenAiChatModelOptions): ChatModel {
+  checkTimeout(options.timeoutMs);
+  if (!options.apiKey) throw new AppError("BAD_REQUEST", "an API key is required for the OpenAI chat model");
+  const service = `the chat model ${options.model}`;
+  const client = new ChatOpenAICompletions({
+    apiKey: options.apiKey,
+    model: options.model,
+    timeout: options.timeoutMs,
+    maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+    ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens }),
+    ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+    ...(options.baseURL === undefined ? {} : { configuration: { baseURL: options.baseURL } }),
+  });
+  return {
+    model: options.model,
+    async answer(request) {
+      if (request.passages.length === 0) return { text: NO_ANSWER_TEXT, citations: [] };
+      const prompt = buildAnswerPrompt(request);
+      const message = await callUpstream(service, options.timeoutMs, (signal) =>
+        client.invoke([new SystemMessage(prompt.system), new HumanMessage(prompt.user)], { signal }),
+      );
+      const text = message.text.trim();
+      if (text === "") throw badResponse(service, "no text");
+      return {
+        text,
+        citations: parseCitations(
+          text,
+          request.passages.map((passage) => passage.id),
+        ),
+      };
+    },
+  };
+}

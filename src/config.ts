@@ -1,0 +1,174 @@
+/**
+ * clearance's configuration: the only reader of process.env. Every setting has a documented default;
+ * a bad value fails start-up with one message listing every bad key.
+ */
+import { z } from "zod";
+import { AppError } from "./core/errors.ts";
+
+const SIGNATURE_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** The environment variables clearance reads, with defaults. The README's configuration table mirrors it. */
+const environmentSchema = z.object({
+  CLEARANCE_DATA_DIR: z.string().trim().min(1).default(".clearance"),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PORT: integer(8080, 0, 65_535),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: z.string().trim().min(1).default("clearance"),
+  AUTH_ALGORITHMS: z
+    .string()
+    .default("RS256,ES256,EdDSA")
+    .transform((value) => value.split(",").map((name) => name.trim()))
+    .pipe(z.array(z.enum(SIGNATURE_ALGORITHMS)).min(1)),
+  AUTH_JWKS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  AUTH_PUBLIC_KEY_PEM: optionalText,
+  AUTH_CLOCK_TOLERANCE_SECONDS: integer(30, 0, 300),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  EMBEDDING_MODEL: z.string().trim().min(1).default("text-embedding-3-small"),
+  EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).max(65_536).optional(),
+  CHAT_MODEL: z.string().trim().min(1).default("gpt-4o-mini"),
+  MODEL_TIMEOUT_MS: integer(30_000, 100, 600_000),
+  RETRIEVAL_DEFAULT_K: integer(8, 1, 100),
+  RETRIEVAL_MAX_K: integer(50, 1, 100),
+  QUERY_MAX_CHARS: integer(2_000, 1, 100_000),
+});
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** The process's environment: the one place clearance reads it. */
+export function processEnvironment(): Environment {
+  return process.env;
+}
+
+export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
+
+/** Where verification keys come from. Demo mode signs and verifies with a key kept in the data directory. */
+export type AuthConfig =
+  | {
+      readonly mode: "issuer";
+      readonly issuer: string;
+      readonly audience: string;
+      readonly algorithms: readonly SignatureAlgorithm[];
+      readonly keys: { readonly jwksUrl: string } | { readonly publicKeyPem: string };
+      readonly clockToleranceSeconds: number;
+    }
+  | {
+      readonly mode: "demo";
+      readonly audience: string;
+      readonly clockToleranceSeconds: number;
+    };
+
+export interface ModelConfig {
+  readonly apiKey: string;
+  readonly baseURL?: string;
+  readonly embeddingModel: string;
+  /** Required for models other than OpenAI's own, whose sizes are known. */
+  readonly embeddingDimensions?: number;
+  readonly chatModel: string;
+  readonly timeoutMs: number;
+}
+
+export interface Config {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly auth: AuthConfig;
+  /** Absent: the offline embedder and extractive answerer. */
+  readonly openai?: ModelConfig;
+  readonly retrieval: { readonly defaultK: number; readonly maxK: number; readonly queryMaxChars: number };
+}
+
+/** Reads and checks the environment. Throws `BAD_REQUEST` naming every bad key and why. */
+export function loadConfig(env: Environment): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.RETRIEVAL_DEFAULT_K > e.RETRIEVAL_MAX_K) {
+    problems.push("RETRIEVAL_DEFAULT_K: must not exceed RETRIEVAL_MAX_K");
+  }
+  const auth = authConfig(e, problems);
+  if (problems.length > 0) {
+    throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
+  }
+  return {
+    dataDir: e.CLEARANCE_DATA_DIR,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    auth: auth as AuthConfig,
+    ...(e.OPENAI_API_KEY === undefined
+      ? {}
+      : {
+          openai: {
+            apiKey: e.OPENAI_API_KEY,
+            ...(e.OPENAI_BASE_URL === undefined ? {} : { baseURL: e.OPENAI_BASE_URL }),
+            embeddingModel: e.EMBEDDING_MODEL,
+            ...(e.EMBEDDING_DIMENSIONS === undefined ? {} : { embeddingDimensions: e.EMBEDDING_DIMENSIONS }),
+            chatModel: e.CHAT_MODEL,
+            timeoutMs: e.MODEL_TIMEOUT_MS,
+          },
+        }),
+    retrieval: {
+      defaultK: e.RETRIEVAL_DEFAULT_K,
+      maxK: e.RETRIEVAL_MAX_K,
+      queryMaxChars: e.QUERY_MAX_CHARS,
+    },
+  };
+}
+
+function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AuthConfig | undefined {
+  const keySources = [e.AUTH_JWKS_URL, e.AUTH_PUBLIC_KEY_PEM].filter((value) => value !== undefined);
+  if (e.AUTH_ISSUER === undefined) {
+    // Keys without an issuer would silently run demo identity in what was meant to be production.
+    if (keySources.length > 0) {
+      problems.push("AUTH_ISSUER: required when AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM is set");
+    }
+    return {
+      mode: "demo",
+      audience: e.AUTH_AUDIENCE,
+      clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
+    };
+  }
+  if (keySources.length !== 1) {
+    problems.push("AUTH_JWKS_URL: exactly one of AUTH_JWKS_URL and AUTH_PUBLIC_KEY_PEM must be set");
+    return undefined;
+  }
+  return {
+    mode: "issuer",
+    issuer: e.AUTH_ISSUER,
+    audience: e.AUTH_AUDIENCE,
+    algorithms: e.AUTH_ALGORITHMS,
+    keys:
+      e.AUTH_JWKS_URL !== undefined
+        ? { jwksUrl: e.AUTH_JWKS_URL }
+        : // Platforms that cannot hold multi-line values pass a PEM with literal \n.
+          { publicKeyPem: (e.AUTH_PUBLIC_KEY_PEM as string).replaceAll("\\n", "\n") },
+    clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
+  };
+}

@@ -1,0 +1,14 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Principal } from "../core/principal.ts";
+
+/** What a request's middleware hands its handlers, and what a handler leaves for the request log line. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    /** Counts and timings for the one log line per request; never text, prompts or tokens. */
+    logFields: Record<string, unknown>;
+  };
+}
+
+export type App = OpenAPIHono<AppEnv>;

@@ -1,0 +1,160 @@
+import { createHash } from "node:crypto";
+import { createRoute } from "@hono/zod-openapi";
+import { answerFromPassages } from "../../core/answering.ts";
+import type { ScoredChunk } from "../../core/chunk.ts";
+import type { Principal } from "../../core/principal.ts";
+import type { RetrievalDeps, RetrievalRequest, RetrievalResult } from "../../core/retrieval.ts";
+import type { AuditLog, AuditRecord } from "../../ports/audit-log.ts";
+import type { ChatModel } from "../../ports/chat-model.ts";
+import type { App } from "../app-env.ts";
+import {
+  answerResponseSchema,
+  errorResponseSchema,
+  type passageSchema,
+  type RequestLimits,
+  retrievalRequestSchema,
+  searchResponseSchema,
+} from "../schemas.ts";
+
+export interface RetrievalRouteDeps extends RetrievalDeps {
+  readonly chatModel: ChatModel;
+  readonly auditLog: AuditLog;
+  readonly limits: RequestLimits;
+  readonly retrieve: (deps: RetrievalDeps, request: RetrievalRequest) => Promise<RetrievalResult>;
+}
+
+const errorResponses = {
+  400: { description: "Invalid request", content: { "application/json": { schema: errorResponseSchema } } },
+  401: {
+    description: "Missing or invalid token",
+    content: { "application/json": { schema: errorResponseSchema } },
+  },
+  503: {
+    description: "The authorizer, store or model failed; nothing is returned",
+    content: { "application/json": { schema: errorResponseSchema } },
+  },
+} as const;
+
+export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): void {
+  const body = {
+    required: true,
+    content: { "application/json": { schema: retrievalRequestSchema(deps.limits) } },
+  };
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/search",
+      summary: "The k passages most relevant to the query among those the caller may read",
+      security: [{ bearerAuth: [] }],
+      request: { body },
+      responses: {
+        200: {
+          description: "Passages, best first",
+          content: { "application/json": { schema: searchResponseSchema } },
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { query, k } = c.req.valid("json");
+      const principal = c.get("principal");
+      const result = await deps.retrieve(deps, { principal, query, k });
+      c.set("logFields", retrievalLogFields(result));
+      await deps.auditLog.record(auditRecord(c.get("requestId"), "/v1/search", principal, query, k, result));
+      return c.json({ passages: result.passages.map(toPassage) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/answer",
+      summary: "An answer written only from passages the caller (and every agent acting for them) may read",
+      security: [{ bearerAuth: [] }],
+      request: { body },
+      responses: {
+        200: {
+          description: "The answer, its citations and the passages it was written from",
+          content: { "application/json": { schema: answerResponseSchema } },
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { query, k } = c.req.valid("json");
+      const principal = c.get("principal");
+      const result = await deps.retrieve(deps, { principal, query, k });
+      // Authorization is complete here: the model receives exactly the passages retrieval let through.
+      const answer = await answerFromPassages(deps.chatModel, query, result.passages);
+      const byId = new Map(result.passages.map((passage) => [passage.id, passage]));
+      const cited = answer.citations.flatMap((id) => byId.get(id) ?? []);
+      c.set("logFields", { ...retrievalLogFields(result), cited: cited.length, model: deps.chatModel.model });
+      await deps.auditLog.record({
+        ...auditRecord(c.get("requestId"), "/v1/answer", principal, query, k, result),
+        model: deps.chatModel.model,
+        cited: answer.citations,
+      });
+      return c.json(
+        {
+          answer: answer.text,
+          citations: cited.map((passage) => ({
+            chunkId: passage.id,
+            documentId: passage.documentId,
+            sectionId: passage.sectionId ?? null,
+            title: passage.title,
+          })),
+          passages: result.passages.map(toPassage),
+        },
+        200,
+      );
+    },
+  );
+}
+
+function toPassage(chunk: ScoredChunk): typeof passageSchema._output {
+  return {
+    chunkId: chunk.id,
+    documentId: chunk.documentId,
+    sectionId: chunk.sectionId ?? null,
+    title: chunk.title,
+    text: chunk.text,
+    score: Math.round(chunk.score * 1e6) / 1e6,
+  };
+}
+
+function retrievalLogFields(result: RetrievalResult): Record<string, unknown> {
+  const { stats } = result;
+  return {
+    strategy: stats.strategy,
+    candidates: stats.storedChunks,
+    allowed: stats.permittedChunks,
+    withheld: stats.storedChunks - stats.permittedChunks,
+    returned: stats.returned,
+    permittedResources: stats.permittedResources,
+    timingsMs: stats.timingsMs,
+  };
+}
+
+function auditRecord(
+  requestId: string,
+  route: string,
+  principal: Principal,
+  query: string,
+  k: number,
+  result: RetrievalResult,
+): AuditRecord {
+  return {
+    time: new Date().toISOString(),
+    requestId,
+    route,
+    userId: principal.userId,
+    agentIds: principal.agentIds,
+    queryDigest: createHash("sha256").update(query).digest("hex"),
+    k,
+    strategy: result.stats.strategy,
+    permittedResources: result.stats.permittedResources,
+    withheldChunks: result.stats.storedChunks - result.stats.permittedChunks,
+    returned: result.passages.map((passage) => ({ chunkId: passage.id, resource: passage.resource })),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Bearer token verification with jose. A token is accepted only when its signature verifies with a
+ * configured key under an allowed asymmetric algorithm, it is within its validity window, and its issuer,
+ * audience, subject and delegation chain are all well formed. Everything else is `UNAUTHENTICATED`.
+ */
+import {
+  type CryptoKey,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+  type KeyObject,
+} from "jose";
+import { z } from "zod";
+import { AppError } from "../core/errors.ts";
+import type { Principal } from "../core/principal.ts";
+
+export interface TokenVerifierOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Asymmetric algorithms only: an HMAC "signed" with a public key must never verify. */
+  readonly algorithms: readonly string[];
+  readonly key: JWTVerifyGetKey | KeyObject | CryptoKey;
+  readonly clockToleranceSeconds: number;
+  /** The clock, injectable so that tests sign tokens at a fixed time. */
+  readonly now?: () => Date;
+}
+
+export interface TokenVerifier {
+  /** The principal named by a valid token; throws `UNAUTHENTICATED` (or `UPSTREAM_UNAVAILABLE` when keys cannot be fetched). */
+  verify(token: string): Promise<Principal>;
+}
+
+/** A delegation chain deeper than this is refused rather than evaluated. */
+export const MAX_DELEGATION_DEPTH = 4;
+
+/** Permify's identifier pattern without its `*` wildcard: a token may never name "every user". */
+const identifier = z.string().regex(/^[A-Za-z0-9_\-@.:+]{1,128}$/);
+
+type Actor = { sub: string; act?: Actor | undefined };
+const actorSchema: z.ZodType<Actor> = z.lazy(() =>
+  z.object({ sub: identifier, act: actorSchema.optional() }).loose(),
+);
+
+const claimsSchema = z.object({ sub: identifier, act: actorSchema.optional() }).loose();
+
+const SYMMETRIC = /^HS/;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const algorithms = [...options.algorithms];
+  if (algorithms.length === 0 || algorithms.some((alg) => SYMMETRIC.test(alg) || alg === "none")) {
+    throw new AppError("BAD_REQUEST", "token algorithms must be a non-empty list of asymmetric algorithms");
+  }
+  return {
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        const verified = await jwtVerify(token, options.key as JWTVerifyGetKey, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms,
+          clockTolerance: options.clockToleranceSeconds,
+          requiredClaims: ["sub", "exp"],
+          ...(options.now ? { currentDate: options.now() } : {}),
+        });
+        payload = verified.payload;
+      } catch (error) {
+        throw verificationError(error);
+      }
+      const claims = claimsSchema.safeParse(payload);
+      if (!claims.success) {
+        throw new AppError("UNAUTHENTICATED", "the token's sub or act claim is malformed");
+      }
+      const agentIds: string[] = [];
+      for (let actor = claims.data.act; actor !== undefined; actor = actor.act) {
+        if (agentIds.length === MAX_DELEGATION_DEPTH) {
+          throw new AppError("UNAUTHENTICATED", "the token's delegation chain is too deep");
+        }
+        agentIds.push(actor.sub);
+      }
+      return { userId: claims.data.sub, agentIds };
+    },
+  };
+}
+
+/** Maps jose's failures to one code; the message says which check failed, never the token. */
+function verificationError(error: unknown): AppError {
+  // jose reports what it rejected as a JOSEError; anything else (a refused connection to the JWKS URL)
+  // means the keys could not be had, which is the issuer's outage, not the caller's fault.
+  if (
+    !(error instanceof errors.JOSEError) ||
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid
+  ) {
+    return new AppError("UPSTREAM_UNAVAILABLE", "the issuer's keys could not be fetched", { cause: error });
+  }
+  const reason =
+    error instanceof errors.JWTExpired
+      ? "the token has expired"
+      : error instanceof errors.JWTClaimValidationFailed
+        ? `the token's ${error.claim} claim is not accepted`
+        : error instanceof errors.JOSEAlgNotAllowed
+          ? "the token's algorithm is not allowed"
+          : error instanceof errors.JWSSignatureVerificationFailed
+            ? "the token's signature does not verify"
+            : error instanceof errors.JWKSNoMatchingKey
+              ? "no key of the issuer matches the token"
+              : "the token is malformed or cannot be verified";
+  return new AppError("UNAUTHENTICATED", reason, { cause: error });
+}

@@ -1,0 +1,33 @@
+/**
+ * One audit record per authorized request: who asked, on whose behalf, and what was allowed and withheld.
+ * It never holds the query text, a prompt, passage text or a token.
+ */
+export interface AuditRecord {
+  readonly time: string;
+  readonly requestId: string;
+  readonly route: string;
+  readonly userId: string;
+  /** The agents acting for the user, current actor first. */
+  readonly agentIds: readonly string[];
+  /** SHA-256 of the query, so that repeated questions can be correlated without storing them. */
+  readonly queryDigest: string;
+  readonly k: number;
+  readonly strategy: string;
+  readonly permittedResources: number;
+  /** Chunks in the store the principal was not permitted to read: withheld from the search. */
+  readonly withheldChunks: number;
+  /** The passages returned, by chunk id and resource. */
+  readonly returned: readonly { readonly chunkId: string; readonly resource: string }[];
+  /** For /v1/answer: the model called and the chunk ids it cited. */
+  readonly model?: string;
+  readonly cited?: readonly string[];
+}
+
+/**
+ * Fail-closed contract: `record` resolves only once the record is stored; a failure throws, and the request
+ * then fails instead of answering without a trail.
+ */
+export interface AuditLog {
+  record(entry: AuditRecord): Promise<void>;
+  close(): Promise<void>;
+}

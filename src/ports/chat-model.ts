@@ -1,0 +1,31 @@
+/** A passage handed to the model: already authorized for the whole principal. */
+export interface AnswerPassage {
+  /** The chunk id, which the answer cites. */
+  readonly id: string;
+  readonly title: string;
+  readonly text: string;
+}
+
+export interface AnswerRequest {
+  readonly question: string;
+  /** Only passages the principal may read; the model sees nothing else. */
+  readonly passages: readonly AnswerPassage[];
+}
+
+export interface Answer {
+  readonly text: string;
+  /** The ids of the passages the answer rests on, a subset of the request's passage ids. */
+  readonly citations: readonly string[];
+}
+
+/**
+ * Writes an answer from authorized passages. The passages are data, never instructions: an adapter quotes
+ * them with their ids and tells the model to answer only from them.
+ *
+ * Fail-closed contract: a failure or timeout throws an `AppError` (`UPSTREAM_UNAVAILABLE`); citations that
+ * name a passage not in the request are dropped by the caller, never trusted.
+ */
+export interface ChatModel {
+  readonly model: string;
+  answer(request: AnswerRequest): Promise<Answer>;
+}

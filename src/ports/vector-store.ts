@@ -1,0 +1,46 @@
+import type { EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
+
+export interface VectorSearchRequest {
+  readonly vector: Float32Array;
+  /** How many chunks to return at most. */
+  readonly k: number;
+  /**
+   * When present, only chunks whose resource is in this set are candidates (pre-filtering). An empty set
+   * matches nothing. When absent, every chunk is a candidate: only trusted callers (benchmarks, the
+   * post-filter strategy that checks every result) may search without it.
+   */
+  readonly resources?: ReadonlySet<string>;
+}
+
+/**
+ * Stores chunks with their vectors and resource metadata, and finds the nearest ones.
+ *
+ * Fail-closed contract: every failure throws an `AppError` (`UPSTREAM_UNAVAILABLE` for a store that
+ * cannot be reached or read); a search never returns a chunk outside `resources` and never silently
+ * returns fewer results than it found.
+ */
+export interface VectorStore {
+  /**
+   * Makes `chunks` the complete content of `documentId`, atomically: afterwards the document has exactly
+   * these chunks (its earlier ones are gone), or, on a throw, exactly the chunks it had before.
+   * Every chunk must belong to `documentId`. Replacing with the same chunks changes nothing.
+   */
+  replaceDocument(documentId: string, chunks: readonly EmbeddedChunk[]): Promise<void>;
+
+  /** Removes every chunk of `documentId`; resolves how many were removed (0 when it had none). */
+  deleteDocument(documentId: string): Promise<number>;
+
+  /** The k chunks most similar to the query by cosine, best first; ties broken by chunk id ascending. */
+  search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]>;
+
+  /** The ids of the documents that have at least one chunk, ascending. */
+  listDocuments(): Promise<readonly string[]>;
+
+  /** The chunks of one document in ordinal order, without vectors. */
+  documentChunks(documentId: string): Promise<readonly ScoredChunk[]>;
+
+  /** How many chunks are stored; with `resources`, how many of them lie in those resources. */
+  count(resources?: ReadonlySet<string>): Promise<number>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,158 @@
+/**
+ * A small bank on the real embedded adapters, for HTTP tests that are about the request path rather than
+ * the fixture corpus: a public help page, a customer's statement, a compliance policy with a legal-only
+ * section, and a memo nobody but the VP may read.
+ */
+import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
+import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
+import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
+import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
+import { createApp } from "../../src/app.ts";
+import type { Chunk } from "../../src/core/chunk.ts";
+import { parseTuple } from "../../src/core/permify-notation.ts";
+import type { App } from "../../src/http/app-env.ts";
+import type { RequestLimits } from "../../src/http/schemas.ts";
+import type { AuditLog } from "../../src/ports/audit-log.ts";
+import type { Authorizer } from "../../src/ports/authorizer.ts";
+import type { ChatModel } from "../../src/ports/chat-model.ts";
+import type { VectorStore } from "../../src/ports/vector-store.ts";
+import { testTokenVerifier } from "./test-identity.ts";
+
+const SCHEMA = readFileSync(new URL("../../fixtures/schema.perm", import.meta.url), "utf8");
+
+const RELATIONSHIPS = [
+  "team:customers#member@user:maria",
+  "team:customers#member@user:tom",
+  "team:legal#member@user:lena",
+  "customer:cust-maria#holder@user:maria",
+  "collection:help-center#viewer@team:customers#member",
+  "collection:help-center#viewer@agent:support-assistant",
+  "collection:compliance#viewer@user:lena",
+  "collection:compliance#viewer@user:victor",
+  "document:help-disputes#collection@collection:help-center",
+  "document:maria-statement#customer@customer:cust-maria",
+  "document:aml-policy#collection@collection:compliance",
+  "section:aml-legal-hold#document@document:aml-policy",
+  "section:aml-legal-hold#audience@team:legal#member",
+  "document:exec-memo#owner@user:victor",
+];
+
+type SmallChunk = Omit<Chunk, "ordinal" | "metadata">;
+
+const CHUNKS: SmallChunk[] = [
+  chunk(
+    "help-disputes",
+    undefined,
+    "Disputing a card transaction",
+    "To dispute a card transaction, call us within 60 days of the statement date. A provisional credit is posted within 10 business days.",
+  ),
+  chunk(
+    "maria-statement",
+    undefined,
+    "Statement for Maria Lopez",
+    "Your card transaction at Harbor Grocers on May 3 for 84.20 dollars is listed on this statement, together with the dispute you opened.",
+  ),
+  chunk(
+    "aml-policy",
+    undefined,
+    "Anti-money-laundering policy",
+    "Every card transaction above the reporting threshold is screened for money laundering before settlement.",
+  ),
+  chunk(
+    "aml-policy",
+    "aml-legal-hold",
+    "Anti-money-laundering policy",
+    "Legal hold: when a dispute becomes litigation, the legal team preserves every card transaction record and notifies the regulator.",
+  ),
+  chunk(
+    "exec-memo",
+    undefined,
+    "Memo: dispute volumes",
+    "Card transaction disputes rose 14 percent this quarter; the executive committee will review dispute staffing.",
+  ),
+];
+
+function chunk(documentId: string, sectionId: string | undefined, title: string, text: string): SmallChunk {
+  return {
+    id: `${sectionId ?? documentId}:0`,
+    resource: sectionId ? `section:${sectionId}` : `document:${documentId}`,
+    documentId,
+    ...(sectionId ? { sectionId } : {}),
+    title,
+    text,
+  };
+}
+
+export interface SmallBank {
+  readonly app: App;
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly auditLog: ReturnType<typeof createMemoryAuditLog>;
+  /** How many times the chat model was asked. */
+  readonly modelCalls: () => number;
+}
+
+export async function createSmallBank(
+  options: {
+    authorizer?: Authorizer;
+    chatModel?: ChatModel;
+    /** Replaces the memory audit log in the app (e.g. one that fails); `auditLog` then stays empty. */
+    failingAuditLog?: AuditLog;
+    limits?: Partial<RequestLimits>;
+  } = {},
+): Promise<SmallBank> {
+  const embedder = createHashingEmbedder();
+  const authorizer = await createEmbeddedAuthorizer();
+  await authorizer.writeSchema(SCHEMA);
+  await authorizer.writeData({ tuples: RELATIONSHIPS.map(parseTuple) });
+  const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
+  const vectors = await embedder.embedDocuments(CHUNKS.map((c) => c.text));
+  const byDocument = new Map<string, (Chunk & { vector: Float32Array })[]>();
+  CHUNKS.forEach((c, index) => {
+    const list = byDocument.get(c.documentId) ?? [];
+    list.push({
+      ...c,
+      ordinal: list.length,
+      metadata: { collection: "test", owner: "user:victor" },
+      vector: vectors[index] as Float32Array,
+    });
+    byDocument.set(c.documentId, list);
+  });
+  for (const [documentId, chunks] of byDocument) await vectorStore.replaceDocument(documentId, chunks);
+
+  const answerer = options.chatModel ?? createExtractiveAnswerer();
+  let calls = 0;
+  const countingModel: ChatModel = {
+    model: answerer.model,
+    answer(request) {
+      calls += 1;
+      return answerer.answer(request);
+    },
+  };
+  const auditLog = createMemoryAuditLog();
+  const app = createApp({
+    authorizer: options.authorizer ?? authorizer,
+    vectorStore,
+    embedder,
+    chatModel: countingModel,
+    auditLog: options.failingAuditLog ?? auditLog,
+    tokenVerifier: testTokenVerifier(),
+    logger: pino({ level: "silent" }),
+    limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
+  });
+  return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };
+}
+
+/** `app.request` for a JSON POST with a bearer token. */
+export function postJson(app: App, path: string, body: unknown, token?: string): Promise<Response> {
+  return Promise.resolve(
+    app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    }),
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * The leak table: the fixture bank ingested through the real ingest pipeline into the embedded stores,
+ * asked every fixture question by every principal of fixtures/expected-visibility.yaml through the HTTP
+ * app. Nothing leaked (every passage's resource is in the principal's set) and nothing wrongly hidden
+ * (every document and section in the set is returned by some question, and /v1/documents lists exactly
+ * the set's documents).
+ */
+import { readFile } from "node:fs/promises";
+import { pino } from "pino";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { z } from "zod";
+import { ingestManifest } from "../../ingest/ingest.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
+import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
+import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
+import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
+import { createApp } from "../../src/app.ts";
+import { permittedResources } from "../../src/core/retrieval.ts";
+import type { App } from "../../src/http/app-env.ts";
+import type { Authorizer } from "../../src/ports/authorizer.ts";
+import { postJson } from "../helpers/small-bank.ts";
+import { signTestToken, testTokenVerifier } from "../helpers/test-identity.ts";
+
+const FIXTURES = new URL("../../fixtures/", import.meta.url);
+const K = 10;
+
+const visibilitySchema = z.object({
+  principals: z
+    .array(
+      z.strictObject({
+        user: z.string(),
+        agents: z.array(z.string()).default([]),
+        documents: z.array(z.string()),
+        sections: z.array(z.string()),
+      }),
+    )
+    .min(1),
+});
+const questionsSchema = z.object({ questions: z.array(z.string()).min(20) });
+const manifestSectionsSchema = z.object({
+  documents: z.array(
+    z.object({
+      id: z.string(),
+      sections: z.array(z.object({ id: z.string(), audience: z.array(z.string()) })).default([]),
+    }),
+  ),
+});
+
+async function loadYaml<T>(name: string, schema: z.ZodType<T>): Promise<T> {
+  return schema.parse(parse(await readFile(new URL(name, FIXTURES), "utf8")));
+}
+
+interface Passage {
+  chunkId: string;
+  documentId: string;
+  sectionId: string | null;
+}
+
+const visibility = await loadYaml("expected-visibility.yaml", visibilitySchema);
+const { questions } = await loadYaml("questions.yaml", questionsSchema);
+
+describe("leak table over the fixture bank", () => {
+  let app: App;
+  let authorizer: Authorizer;
+  let legalOnlySections: Set<string>;
+  let legalMembers: Set<string>;
+
+  beforeAll(async () => {
+    const embedder = createHashingEmbedder();
+    authorizer = await createEmbeddedAuthorizer();
+    const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
+    const report = await ingestManifest({
+      manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
+      authorizer,
+      vectorStore,
+      embedder,
+    });
+    expect(report.failed).toBe(0);
+    app = createApp({
+      authorizer,
+      vectorStore,
+      embedder,
+      chatModel: createExtractiveAnswerer(),
+      auditLog: createMemoryAuditLog(),
+      tokenVerifier: testTokenVerifier(),
+      logger: pino({ level: "silent" }),
+      limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
+    });
+    const manifest = await loadYaml("manifest.yaml", manifestSectionsSchema);
+    legalOnlySections = new Set(
+      manifest.documents.flatMap((document) =>
+        document.sections.filter((s) => s.audience.join() === "team:legal#member").map((s) => s.id),
+      ),
+    );
+    const legal = await authorizer.readRelationships({
+      filter: { entity: { type: "team", ids: ["legal"] }, relation: "member" },
+    });
+    legalMembers = new Set(legal.tuples.map((tuple) => tuple.subject.id));
+  });
+
+  it("has at least two legal-only sections and principals outside legal to keep them from", () => {
+    expect(legalOnlySections.size).toBeGreaterThanOrEqual(2);
+    expect(visibility.principals.some((p) => !legalMembers.has(p.user))).toBe(true);
+  });
+
+  for (const principal of visibility.principals) {
+    const who =
+      principal.agents.length > 0 ? `${principal.agents.join(">")} for ${principal.user}` : principal.user;
+    const expectedResources = new Set([
+      ...principal.documents.map((id) => `document:${id}`),
+      ...principal.sections.map((id) => `section:${id}`),
+    ]);
+
+    it(`${who}: the authorizer's permitted set is exactly the expected one`, async () => {
+      const permitted = await permittedResources(authorizer, {
+        userId: principal.user,
+        agentIds: principal.agents,
+      });
+      expect([...permitted].sort()).toEqual([...expectedResources].sort());
+    });
+
+    it(`${who}: ${questions.length} questions leak nothing and hide nothing`, async () => {
+      const token = await signTestToken({ sub: principal.user, agents: principal.agents });
+      const seenDocuments = new Set<string>();
+      const seenSections = new Set<string>();
+      for (const query of questions) {
+        const response = await postJson(app, "/v1/search", { query, k: K }, token);
+        expect(response.status).toBe(200);
+        const { passages } = (await response.json()) as { passages: Passage[] };
+        for (const passage of passages) {
+          const resource = passage.sectionId
+            ? `section:${passage.sectionId}`
+            : `document:${passage.documentId}`;
+          expect(expectedResources.has(resource), `${who} received ${resource} for "${query}"`).toBe(true);
+          if (passage.sectionId && !legalMembers.has(principal.user)) {
+            expect(legalOnlySections.has(passage.sectionId)).toBe(false);
+          }
+          seenDocuments.add(passage.documentId);
+          if (passage.sectionId) seenSections.add(passage.sectionId);
+        }
+      }
+      expect([...seenDocuments].sort(), "documents returned by some question").toEqual(
+        [...principal.documents].sort(),
+      );
+      expect([...seenSections].sort(), "sections returned by some question").toEqual(
+        [...principal.sections].sort(),
+      );
+    });
+
+    it(`${who}: /v1/documents lists exactly the readable documents`, async () => {
+      const token = await signTestToken({ sub: principal.user, agents: principal.agents });
+      const response = await app.request("/v1/documents", { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      const { documents } = (await response.json()) as { documents: { id: string }[] };
+      expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
+    });
+  }
+});

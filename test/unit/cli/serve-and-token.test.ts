@@ -1,0 +1,137 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_ISSUER } from "../../../src/adapters/demo-identity/demo-identity.ts";
+import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
+import type { CliIo } from "../../../src/cli/command.ts";
+import { main } from "../../../src/main.ts";
+
+function captureIo(): CliIo & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
+}
+
+async function waitFor<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("clearance token and clearance serve (demo identity)", () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "clearance-serve-"));
+    env = { CLEARANCE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent" };
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves /healthz, the demo JWKS, and accepts its own tokens, until stopped", async () => {
+    const authorizer = await createEmbeddedAuthorizer({ dataDir });
+    await authorizer.writeSchema(await readFile("fixtures/schema.perm", "utf8"));
+    await authorizer.close();
+    const io = captureIo();
+    const stop = new AbortController();
+    const serving = main(["serve"], { io, env, stop: stop.signal });
+    const url = await waitFor(() =>
+      io.out
+        .find((line) => line.includes("serving on"))
+        ?.split(" ")
+        .at(-1),
+    );
+
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { d?: string }[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]?.d).toBeUndefined();
+
+    const tokenIo = captureIo();
+    expect(
+      await main(["token", "--sub", "maria", "--act", "support-assistant", "--ttl", "5m"], {
+        io: tokenIo,
+        env,
+      }),
+    ).toBe(0);
+    const token = tokenIo.out.at(-1) as string;
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as never), {
+      issuer: DEMO_ISSUER,
+      audience: "clearance",
+    });
+    expect(payload).toMatchObject({ sub: "maria", act: { sub: "support-assistant" } });
+    expect((payload.exp as number) - (payload.iat as number)).toBe(300);
+
+    const search = await fetch(`${url}/v1/search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: "mortgage prepayment" }),
+    });
+    expect(search.status).toBe(200);
+    expect(await search.json()).toEqual({ passages: [] });
+    const forged = await fetch(`${url}/v1/search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA`, "content-type": "application/json" },
+      body: JSON.stringify({ query: "mortgage prepayment" }),
+    });
+    expect(forged.status).toBe(401);
+
+    stop.abort();
+    expect(await serving).toBe(0);
+  });
+
+  it("serve: with no schema in the data directory, every search fails closed with 503", async () => {
+    const io = captureIo();
+    const stop = new AbortController();
+    const serving = main(["serve"], { io, env, stop: stop.signal });
+    const url = await waitFor(() =>
+      io.out
+        .find((line) => line.includes("serving on"))
+        ?.split(" ")
+        .at(-1),
+    );
+    const tokenIo = captureIo();
+    await main(["token", "--sub", "maria"], { io: tokenIo, env });
+    const search = await fetch(`${url}/v1/search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokenIo.out.at(-1)}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: "mortgage prepayment" }),
+    });
+    expect(search.status).toBe(503);
+    stop.abort();
+    expect(await serving).toBe(0);
+  });
+
+  it("token: refuses bad usage with exit 2 and demo tokens when an issuer is configured with exit 1", async () => {
+    const io = captureIo();
+    expect(await main(["token"], { io, env })).toBe(2);
+    expect(await main(["token", "--sub", "maria", "--ttl", "3d"], { io, env })).toBe(2);
+    expect(await main(["token", "--sub", "bad id!"], { io, env })).toBe(2);
+    expect(await main(["token", "--sub", "maria", "--bogus"], { io, env })).toBe(2);
+    const issuerEnv = {
+      ...env,
+      AUTH_ISSUER: "https://id.example",
+      AUTH_JWKS_URL: "https://id.example/jwks.json",
+    };
+    expect(await main(["token", "--sub", "maria"], { io, env: issuerEnv })).toBe(1);
+    expect(io.out).toEqual([]);
+  });
+
+  it("serve: exits 1 naming every bad configuration key", async () => {
+    const io = captureIo();
+    const code = await main(["serve"], {
+      io,
+      env: { ...env, PORT: "eighty", AUTH_AUDIENCE: "", RETRIEVAL_MAX_K: "0" },
+    });
+    expect(code).toBe(1);
+    expect(io.err.join("\n")).toMatch(/PORT.*AUTH_AUDIENCE.*RETRIEVAL_MAX_K|PORT/);
+    for (const key of ["PORT", "AUTH_AUDIENCE", "RETRIEVAL_MAX_K"]) expect(io.err.join("\n")).toContain(key);
+  });
+});

@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { createSmallBank, type SmallBank } from "../../helpers/small-bank.ts";
+import {
+  FIXED_NOW_SECONDS,
+  hs256WithPublicKey,
+  signTestToken,
+  tamperedToken,
+  unsignedToken,
+} from "../../helpers/test-identity.ts";
+
+const routes = [
+  { method: "POST", path: "/v1/search" },
+  { method: "POST", path: "/v1/answer" },
+  { method: "GET", path: "/v1/documents" },
+] as const;
+
+/** Each case yields the Authorization header to send (undefined: none). */
+const badCredentials: Record<string, () => Promise<string | undefined>> = {
+  "no header": async () => undefined,
+  "empty header": async () => "",
+  "wrong scheme": async () => `Basic ${Buffer.from("maria:hunter2").toString("base64")}`,
+  "bearer without a token": async () => "Bearer ",
+  "not a JWT": async () => "Bearer not.a.jwt",
+  "bad signature (untrusted key)": async () => `Bearer ${await signTestToken({ signWith: "stranger" })}`,
+  "tampered payload": async () => `Bearer ${await tamperedToken()}`,
+  expired: async () =>
+    `Bearer ${await signTestToken({ issuedAt: FIXED_NOW_SECONDS - 3600, expiresAt: FIXED_NOW_SECONDS - 1 })}`,
+  "not yet valid": async () => `Bearer ${await signTestToken({ notBefore: FIXED_NOW_SECONDS + 60 })}`,
+  "wrong issuer": async () => `Bearer ${await signTestToken({ issuer: "https://evil.example" })}`,
+  "wrong audience": async () => `Bearer ${await signTestToken({ audience: "another-service" })}`,
+  "alg none": async () => `Bearer ${unsignedToken()}`,
+  "HS256 signed with the public key": async () => `Bearer ${await hs256WithPublicKey()}`,
+  "no sub": async () => `Bearer ${await signTestToken({ sub: null })}`,
+  "wildcard sub": async () => `Bearer ${await signTestToken({ sub: "*" })}`,
+  "malformed act": async () => `Bearer ${await signTestToken({ extraClaims: { act: "support-assistant" } })}`,
+  "act without sub": async () =>
+    `Bearer ${await signTestToken({ extraClaims: { act: { client_id: "x" } } })}`,
+  "delegation chain too deep": async () =>
+    `Bearer ${await signTestToken({ agents: ["a1", "a2", "a3", "a4", "a5"] })}`,
+};
+
+describe("authentication on every /v1 route", () => {
+  let bank: SmallBank;
+  beforeAll(async () => {
+    bank = await createSmallBank();
+  });
+
+  for (const route of routes) {
+    for (const [name, credential] of Object.entries(badCredentials)) {
+      it(`${route.method} ${route.path}: ${name} → 401 UNAUTHENTICATED`, async () => {
+        const authorization = await credential();
+        const response = await bank.app.request(route.path, {
+          method: route.method,
+          headers: {
+            "content-type": "application/json",
+            ...(authorization === undefined ? {} : { authorization }),
+          },
+          ...(route.method === "POST" ? { body: JSON.stringify({ query: "card transaction dispute" }) } : {}),
+        });
+        expect(response.status).toBe(401);
+        expect(response.headers.get("www-authenticate")).toContain("Bearer");
+        const body = (await response.json()) as {
+          error: { code: string; requestId: string; message: string };
+        };
+        expect(body.error.code).toBe("UNAUTHENTICATED");
+        expect(body.error.requestId).not.toBe("");
+        if (authorization) expect(body.error.message).not.toContain(authorization.slice(7, 40) || "\u0000");
+      });
+    }
+
+    it(`${route.method} ${route.path}: a valid token → 200`, async () => {
+      const response = await bank.app.request(route.path, {
+        method: route.method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${await signTestToken()}` },
+        ...(route.method === "POST" ? { body: JSON.stringify({ query: "card transaction dispute" }) } : {}),
+      });
+      expect(response.status).toBe(200);
+    });
+  }
+
+  it("never calls the model for a rejected token", async () => {
+    const before = bank.modelCalls();
+    await bank.app.request("/v1/answer", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${unsignedToken()}` },
+      body: JSON.stringify({ query: "card transaction dispute" }),
+    });
+    expect(bank.modelCalls()).toBe(before);
+  });
+
+  it("keeps /healthz and /openapi.json public", async () => {
+    expect((await bank.app.request("/healthz")).status).toBe(200);
+    const spec = (await (await bank.app.request("/openapi.json")).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(spec.paths).sort()).toEqual(["/healthz", "/v1/answer", "/v1/documents", "/v1/search"]);
+  });
+});
