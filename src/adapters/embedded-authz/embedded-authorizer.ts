@@ -3,6 +3,7 @@ import type {
   AttributeFilter,
   CheckRequest,
   RequestContext,
+  Subject,
   Tuple,
   TupleFilter,
 } from "../../core/authz-model.ts";
@@ -17,7 +18,8 @@ import type {
   WriteResult,
 } from "../../ports/authorizer.ts";
 import { AuthzDataDirectory, type Change, JournalRewritten } from "./data-directory.ts";
-import { compareIds, EvaluationSession, lookupCandidates } from "./evaluator.ts";
+import { compareIds, EvaluationSession, reachableEntities } from "./evaluator.ts";
+import { contextKey, LookupCache, lookupRequestKey } from "./lookup-cache.ts";
 import { RelationshipStore } from "./relationship-store.ts";
 import { type CompiledSchema, compileSchema } from "./schema-compiler.ts";
 import { validateAttribute, validateTuple } from "./write-validation.ts";
@@ -31,6 +33,22 @@ export interface EmbeddedAuthorizerOptions {
 
 const DEFAULT_MAX_DEPTH = 50;
 const DEFAULT_PAGE_SIZE = 1_000;
+/** Workspaces kept at most: one per subject of a principal (a user and up to four agents) fits. */
+const MAX_WORKSPACES = 8;
+
+/**
+ * What lookups for one subject under one context share: the memoised evaluation session (so that listing
+ * sections reuses every `document.view` decided while listing documents) and the walk that finds
+ * candidates. Both are functions of the data, the schema, the context and the subject only, so they are
+ * valid for the generation they were made at. They are kept only until the current turn of the event loop
+ * ends: lookups issued together (a request's documents and sections, for each subject) share them, and the
+ * memo, as large as the subject's view of the graph, is not held longer; later pages and repeated lookups
+ * come from the lookup cache instead.
+ */
+interface LookupWorkspace {
+  readonly session: EvaluationSession;
+  reachable: Map<string, Set<string>> | undefined;
+}
 
 /**
  * The Authorizer port evaluated in process over a Permify schema. Decisions are synchronous and
@@ -44,6 +62,15 @@ class EmbeddedAuthorizer implements Authorizer {
   private schema: CompiledSchema | undefined;
   private store = new RelationshipStore();
   private revision = 0;
+  /**
+   * Changes whenever the schema or the data in force may have changed (a write, a journal change picked
+   * up from another process, a reload): a lookup list computed at one generation holds for all of it.
+   */
+  private generation = 0;
+  private readonly lookups = new LookupCache();
+  private readonly workspaces = new Map<string, LookupWorkspace>();
+  private workspacesGeneration = -1;
+  private workspacesReleaseScheduled = false;
   private closed = false;
 
   private constructor(
@@ -68,6 +95,7 @@ class EmbeddedAuthorizer implements Authorizer {
     const compiled = compileSchema(text); // throws SCHEMA_INVALID; the old schema stays in force
     this.directory?.writeSchema(text);
     this.schema = compiled;
+    this.generation += 1;
     return { schemaVersion: compiled.version };
   }
 
@@ -100,11 +128,24 @@ class EmbeddedAuthorizer implements Authorizer {
     if (!schema.entities.has(request.entityType)) {
       throw new AppError("BAD_REQUEST", `entity type "${request.entityType}" is not defined in the schema`);
     }
-    const session = this.session(schema, request.context);
-    const candidates = lookupCandidates(schema, session.relationships, request.subject, request.entityType);
-    return pageOf(candidates, request.pageSize, request.cursor, (id) =>
-      session.check({ type: request.entityType, id }, request.permission, request.subject),
+    const pageSize = positivePageSize(request.pageSize);
+    const key = lookupRequestKey(
+      "resources",
+      request.entityType,
+      request.permission,
+      request.subject,
+      request.context,
     );
+    return this.lookups.page(key, this.generation, pageSize, request.cursor, () => {
+      // One session for every candidate: what they share (a collection's view, a team's members) is
+      // evaluated once for the whole list, and once for this subject's other lookups too.
+      const { session, reachable } = this.workspace(schema, request.subject, request.context);
+      // The default sort orders strings by UTF-16 code units, as `compareIds` does, without a callback.
+      const candidates = [...(reachable.get(request.entityType) ?? [])].sort();
+      return candidates.filter((id) =>
+        session.check({ type: request.entityType, id }, request.permission, request.subject),
+      );
+    });
   }
 
   async lookupSubjects(request: LookupSubjectsRequest): Promise<LookupPage> {
@@ -112,16 +153,26 @@ class EmbeddedAuthorizer implements Authorizer {
     if (!schema.entities.has(request.subjectType)) {
       throw new AppError("BAD_REQUEST", `entity type "${request.subjectType}" is not defined in the schema`);
     }
-    const session = this.session(schema, request.context);
-    const candidates = [...session.relationships.idsOfType(request.subjectType)].sort(compareIds);
+    const pageSize = positivePageSize(request.pageSize);
     const relation = request.subjectRelation || undefined;
-    return pageOf(candidates, request.pageSize, request.cursor, (id) =>
-      session.check(request.entity, request.permission, {
-        type: request.subjectType,
-        id,
-        ...(relation ? { relation } : {}),
-      }),
+    const key = lookupRequestKey(
+      "subjects",
+      `${request.entity.type}:${request.entity.id}`,
+      request.permission,
+      `${request.subjectType}#${relation ?? ""}`,
+      request.context,
     );
+    return this.lookups.page(key, this.generation, pageSize, request.cursor, () => {
+      const session = this.session(schema, request.context);
+      const candidates = [...session.relationships.idsOfType(request.subjectType)].sort(compareIds);
+      return candidates.filter((id) =>
+        session.check(request.entity, request.permission, {
+          type: request.subjectType,
+          id,
+          ...(relation ? { relation } : {}),
+        }),
+      );
+    });
   }
 
   async writeData(data: {
@@ -174,6 +225,8 @@ class EmbeddedAuthorizer implements Authorizer {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.lookups.clear();
+    this.workspaces.clear();
   }
 
   private commit(change: Change): WriteResult {
@@ -199,6 +252,7 @@ class EmbeddedAuthorizer implements Authorizer {
     for (const text of change.writeTuples ?? []) this.store.addTuple(parseTuple(text));
     for (const text of change.writeAttributes ?? []) this.store.setAttribute(parseAttribute(text));
     this.revision = Math.max(this.revision + 1, change.revision);
+    this.generation += 1;
   }
 
   private loadFromDirectory(): void {
@@ -210,6 +264,7 @@ class EmbeddedAuthorizer implements Authorizer {
     for (const text of snapshot.tuples) this.store.addTuple(parseTuple(text));
     for (const text of snapshot.attributes) this.store.setAttribute(parseAttribute(text));
     this.revision = snapshot.revision;
+    this.generation += 1;
     for (const change of changes) this.apply(change);
   }
 
@@ -222,6 +277,36 @@ class EmbeddedAuthorizer implements Authorizer {
       if (!(error instanceof JournalRewritten)) throw error;
       this.loadFromDirectory();
     }
+  }
+
+  private workspace(
+    schema: CompiledSchema,
+    subject: Subject,
+    context: RequestContext | undefined,
+  ): { session: EvaluationSession; reachable: Map<string, Set<string>> } {
+    if (this.workspacesGeneration !== this.generation) {
+      this.workspaces.clear();
+      this.workspacesGeneration = this.generation;
+    }
+    if (!this.workspacesReleaseScheduled) {
+      this.workspacesReleaseScheduled = true;
+      setImmediate(() => {
+        this.workspacesReleaseScheduled = false;
+        this.workspaces.clear();
+      });
+    }
+    const key = `${subject.type}:${subject.id}#${subject.relation ?? ""}\u0000${contextKey(context)}`;
+    let workspace = this.workspaces.get(key);
+    if (workspace) {
+      this.workspaces.delete(key);
+    } else {
+      workspace = { session: this.session(schema, context), reachable: undefined };
+      const oldest = this.workspaces.keys().next();
+      if (this.workspaces.size >= MAX_WORKSPACES && !oldest.done) this.workspaces.delete(oldest.value);
+    }
+    this.workspaces.set(key, workspace);
+    workspace.reachable ??= reachableEntities(schema, workspace.session.relationships, subject);
+    return { session: workspace.session, reachable: workspace.reachable };
   }
 
   private session(schema: CompiledSchema, context: RequestContext | undefined): EvaluationSession {
@@ -253,24 +338,6 @@ function positivePageSize(pageSize: number | undefined): number {
   if (!Number.isInteger(pageSize) || pageSize < 1)
     throw new AppError("BAD_REQUEST", "pageSize must be a positive integer");
   return pageSize;
-}
-
-/** Allowed ids from `cursor` on; the cursor of the next page is the first allowed id past this one. */
-function pageOf(
-  candidates: readonly string[],
-  pageSize: number | undefined,
-  cursor: string | undefined,
-  isAllowed: (id: string) => boolean,
-): LookupPage {
-  const size = positivePageSize(pageSize);
-  const ids: string[] = [];
-  for (const id of candidates) {
-    if (cursor !== undefined && id < cursor) continue;
-    if (!isAllowed(id)) continue;
-    if (ids.length === size) return { ids, nextCursor: id };
-    ids.push(id);
-  }
-  return { ids };
 }
 
 function uniqueStrings(values: readonly string[]): string[] {

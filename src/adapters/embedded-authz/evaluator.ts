@@ -16,7 +16,7 @@
  */
 import type { AttributeValue, Entity, RequestContext, Subject } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
-import { entityKey, overlayContext, type RelationshipView } from "./relationship-store.ts";
+import { overlayContext, type RelationshipView } from "./relationship-store.ts";
 import type { CompiledSchema, EntityDefinition, PermissionNode } from "./schema-compiler.ts";
 
 const DENIED = 0;
@@ -44,11 +44,43 @@ const CLEAN_HIGH = -1;
 /** A failure for lack of depth depends on the depth left, not on the stack: `low` below every frame. */
 const DEPTH_LIMITED = -1;
 
-const deniedLeaf: Outcome = { decision: DENIED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH };
+/**
+ * Every outcome is built here, with all five fields in one order, so that V8 sees one object shape (the
+ * evaluator's inner loop runs millions of times in a large lookup).
+ */
+function outcomeOf(
+  decision: Decision,
+  needed: number,
+  low: number,
+  high: number,
+  error: AppError | undefined,
+): Outcome {
+  return { decision, needed, low, high, error };
+}
+
+/** Clean decisions (no failure, no assumption) by `needed`, shared so that most outcomes cost no allocation. */
+const CLEAN_DECISIONS: readonly (readonly Outcome[])[] = [DENIED, ALLOWED].map((decision) =>
+  Array.from({ length: 128 }, (_, needed) =>
+    outcomeOf(decision as Decision, needed, CLEAN_LOW, CLEAN_HIGH, undefined),
+  ),
+);
+
+/** `outcome` with no assumptions left and `needed` levels of depth. */
+function cleanOutcome(outcome: Outcome, needed: number): Outcome {
+  if (outcome.decision !== FAILED && outcome.error === undefined) {
+    const shared = CLEAN_DECISIONS[outcome.decision]?.[needed];
+    if (shared) return shared;
+  }
+  return outcomeOf(outcome.decision, needed, CLEAN_LOW, CLEAN_HIGH, outcome.error);
+}
+
+const NO_DEPENDENTS: readonly string[] = [];
+
+const deniedLeaf: Outcome = outcomeOf(DENIED, 0, CLEAN_LOW, CLEAN_HIGH, undefined);
 /** A relation answered at one level of depth, like any other nested invocation. */
-const allowedRelation: Outcome = { decision: ALLOWED, needed: 1, low: CLEAN_LOW, high: CLEAN_HIGH };
-const deniedRelation: Outcome = { decision: DENIED, needed: 1, low: CLEAN_LOW, high: CLEAN_HIGH };
-const allowedLeaf: Outcome = { decision: ALLOWED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH };
+const allowedRelation: Outcome = outcomeOf(ALLOWED, 1, CLEAN_LOW, CLEAN_HIGH, undefined);
+const deniedRelation: Outcome = outcomeOf(DENIED, 1, CLEAN_LOW, CLEAN_HIGH, undefined);
+const allowedLeaf: Outcome = outcomeOf(ALLOWED, 0, CLEAN_LOW, CLEAN_HIGH, undefined);
 
 /** Bounds the work of one check so that adversarial data cannot stall the process. */
 const MAX_EVALUATIONS_PER_CHECK = 500_000;
@@ -65,16 +97,29 @@ export interface EvaluatorOptions {
 export class EvaluationSession {
   private readonly view: RelationshipView;
   private readonly data: Readonly<Record<string, unknown>>;
-  /** Outcomes that assumed nothing: valid for the whole session (given at least `needed` depth). */
-  private readonly memo = new Map<string, Outcome>();
-  /** Checks in progress, by key, with their stack position. */
+  /*
+   * A check never changes its subject on the way down (every nested evaluation asks about the same
+   * subject), so state is kept per subject and keyed within it by `type:id#name` alone: shorter keys are
+   * most of what a memo hit costs.
+   */
+  /** Per subject, outcomes that assumed nothing: valid for the whole session (given at least `needed` depth). */
+  private readonly memoBySubject = new Map<string, Map<string, Outcome>>();
+  /** Per subject, the greatest depth at which a key failed for lack of depth: with no more it fails again. */
+  private readonly depthFailuresBySubject = new Map<string, Map<string, number>>();
+  /** The maps of the current check's subject. */
+  private subject: Subject | undefined;
+  private subjectKey: string | undefined;
+  private memo = new Map<string, Outcome>();
+  private depthFailures = new Map<string, number>();
+  /** Checks in progress, by key, with their stack position. Empty between checks. */
   private readonly stackPositions = new Map<string, number>();
-  /** Per stack frame, the keys of `frameMemo` whose assumptions end when that frame completes. */
-  private readonly frames: string[][] = [];
+  /**
+   * Per stack frame, the keys of `frameMemo` whose assumptions end when that frame completes (created
+   * on the first such key: most frames never get one). Empty between checks.
+   */
+  private readonly frames: (string[] | undefined)[] = [];
   /** Failures that assumed in-progress checks: reusable only while those checks are still in progress. */
   private readonly frameMemo = new Map<string, Outcome>();
-  /** The greatest depth at which a key failed for lack of depth: with no more depth it fails again. */
-  private readonly depthFailures = new Map<string, number>();
   private evaluations = 0;
 
   constructor(
@@ -90,14 +135,31 @@ export class EvaluationSession {
   /** Resolves to true or false, or throws the error the decision depended on. */
   check(entity: Entity, permission: string, subject: Subject): boolean {
     this.evaluations = 0;
+    const subjectKey =
+      subject === this.subject && this.subjectKey !== undefined
+        ? this.subjectKey
+        : `${subject.type}:${subject.id}#${subject.relation ?? ""}`;
+    this.subject = subject;
+    if (subjectKey !== this.subjectKey) {
+      if (this.stackPositions.size > 0 || this.frameMemo.size > 0 || this.frames.length > 0) {
+        // Cannot happen (a check leaves nothing in progress), but per-check keys omit the subject, so
+        // state of another subject's check must never be read as this one's.
+        this.forgetInProgress();
+      }
+      this.subjectKey = subjectKey;
+      this.memo = getOrCreate(this.memoBySubject, subjectKey, () => new Map<string, Outcome>());
+      this.depthFailures = getOrCreate(
+        this.depthFailuresBySubject,
+        subjectKey,
+        () => new Map<string, number>(),
+      );
+    }
     let outcome: Outcome;
     try {
       outcome = this.invoke(entity.type, entity.id, permission, subject, this.options.maxDepth);
     } catch (error) {
       // An aborted check leaves assumptions of frames that no longer exist: forget them.
-      this.frameMemo.clear();
-      this.frames.length = 0;
-      this.stackPositions.clear();
+      this.forgetInProgress();
       throw error;
     }
     if (outcome.decision === FAILED) {
@@ -110,12 +172,18 @@ export class EvaluationSession {
     return this.view;
   }
 
+  private forgetInProgress(): void {
+    this.frameMemo.clear();
+    this.frames.length = 0;
+    this.stackPositions.clear();
+  }
+
   private outOfDepth(): Outcome {
     const error = new AppError(
       "DEPTH_EXCEEDED",
       `check needed more than the allowed depth (${this.options.maxDepth})`,
     );
-    return { decision: FAILED, needed: 0, low: DEPTH_LIMITED, high: DEPTH_LIMITED, error };
+    return outcomeOf(FAILED, 0, DEPTH_LIMITED, DEPTH_LIMITED, error);
   }
 
   private invoke(type: string, id: string, name: string, subject: Subject, depth: number): Outcome {
@@ -140,35 +208,35 @@ export class EvaluationSession {
     if (kind === undefined) return this.checkRuleByName(definition, name);
 
     // A relation without userset subjects cannot recurse: the tuple lookup is the whole answer.
-    if (kind === "relation" && isEmpty(this.view.usersetsOf(type, id, name))) {
+    if (kind === "relation" && !this.view.hasUsersets(type, id, name)) {
       return this.view.hasTupleOf(type, id, name, subject) ? allowedRelation : deniedRelation;
     }
 
-    const key = `${type}:${id}#${name}@${subject.type}:${subject.id}#${subject.relation ?? ""}`;
+    const key = `${type}:${id}#${name}`;
     const cached = this.memo.get(key);
     if (cached && depth >= cached.needed) return cached;
-    const assumed = this.frameMemo.get(key);
+    const assumed = this.frameMemo.size === 0 ? undefined : this.frameMemo.get(key);
     if (assumed) return assumed;
     const position = this.stackPositions.get(key);
     if (position !== undefined) {
       // Going round a cycle: Permify keeps descending until the depth runs out.
-      return {
-        decision: FAILED,
-        needed: 0,
-        low: position,
-        high: position,
-        error: new AppError("DEPTH_EXCEEDED", `cycle in the relationships through ${type}:${id}#${name}`),
-      };
+      return outcomeOf(
+        FAILED,
+        0,
+        position,
+        position,
+        new AppError("DEPTH_EXCEEDED", `cycle in the relationships through ${type}:${id}#${name}`),
+      );
     }
-    if ((this.depthFailures.get(key) ?? -1) >= depth) {
+    if (this.depthFailures.size > 0 && (this.depthFailures.get(key) ?? -1) >= depth) {
       return this.outOfDepth();
     }
 
     const own = this.frames.length;
     this.stackPositions.set(key, own);
-    this.frames.push([]);
+    this.frames.push(undefined);
     let outcome: Outcome;
-    let dependents: string[] = [];
+    let dependents: readonly string[] = NO_DEPENDENTS;
     try {
       outcome =
         kind === "relation"
@@ -182,7 +250,7 @@ export class EvaluationSession {
             );
     } finally {
       this.stackPositions.delete(key);
-      dependents = this.frames.pop() ?? [];
+      dependents = this.frames.pop() ?? NO_DEPENDENTS;
     }
     const result = this.settle(outcome, own);
     this.remember(key, result, depth);
@@ -196,9 +264,9 @@ export class EvaluationSession {
    */
   private settle(outcome: Outcome, own: number): Outcome {
     const needed = outcome.needed + 1;
-    if (outcome.low === own) return { ...outcome, needed, low: CLEAN_LOW, high: CLEAN_HIGH };
+    if (outcome.low === own || outcome.low === CLEAN_LOW) return cleanOutcome(outcome, needed);
     // Assumptions below this frame remain; `high` may only move down (discarding early is always safe).
-    return { ...outcome, needed, high: Math.min(outcome.high, own - 1) };
+    return outcomeOf(outcome.decision, needed, outcome.low, Math.min(outcome.high, own - 1), outcome.error);
   }
 
   /**
@@ -209,8 +277,9 @@ export class EvaluationSession {
    */
   private resolveDependents(dependents: readonly string[], result: Outcome, own: number): void {
     if (result.decision === FAILED && result.low !== CLEAN_LOW && result.low !== DEPTH_LIMITED) {
-      const frame = this.frames[result.high];
-      if (frame) for (const dependent of dependents) frame.push(dependent);
+      if (result.high >= 0 && result.high < this.frames.length) {
+        this.frames[result.high] = [...(this.frames[result.high] ?? []), ...dependents];
+      }
       return;
     }
     const settledFailure = result.decision === FAILED && result.low === CLEAN_LOW;
@@ -218,7 +287,7 @@ export class EvaluationSession {
       const entry = this.frameMemo.get(dependent);
       this.frameMemo.delete(dependent);
       if (entry && settledFailure && entry.low >= own) {
-        this.memo.set(dependent, { ...entry, low: CLEAN_LOW, high: CLEAN_HIGH });
+        this.memo.set(dependent, outcomeOf(entry.decision, entry.needed, CLEAN_LOW, CLEAN_HIGH, entry.error));
       }
     }
   }
@@ -230,7 +299,11 @@ export class EvaluationSession {
       this.depthFailures.set(key, Math.max(depth, this.depthFailures.get(key) ?? -1));
     } else {
       this.frameMemo.set(key, result);
-      this.frames[result.high]?.push(key);
+      if (result.high >= 0 && result.high < this.frames.length) {
+        const frame = this.frames[result.high];
+        if (frame) frame.push(key);
+        else this.frames[result.high] = [key];
+      }
     }
   }
 
@@ -359,22 +432,24 @@ export class EvaluationSession {
   }
 }
 
-function isEmpty(values: Iterable<unknown>): boolean {
-  for (const _ of values) return false;
-  return true;
-}
-
 function failed(error: AppError): Outcome {
-  return { decision: FAILED, needed: 0, low: CLEAN_LOW, high: CLEAN_HIGH, error };
+  return outcomeOf(FAILED, 0, CLEAN_LOW, CLEAN_HIGH, error);
 }
 
 function bumpNeeded(outcome: Outcome): Outcome {
-  return { ...outcome, needed: outcome.needed + 1 };
+  if (outcome.low === CLEAN_LOW) return cleanOutcome(outcome, outcome.needed + 1);
+  return outcomeOf(outcome.decision, outcome.needed + 1, outcome.low, outcome.high, outcome.error);
 }
 
 function negate(outcome: Outcome): Outcome {
   if (outcome.decision === FAILED) return outcome;
-  return { ...outcome, decision: outcome.decision === ALLOWED ? DENIED : ALLOWED };
+  return outcomeOf(
+    outcome.decision === ALLOWED ? DENIED : ALLOWED,
+    outcome.needed,
+    outcome.low,
+    outcome.high,
+    outcome.error,
+  );
 }
 
 /** Three-valued OR: ALLOWED wins; otherwise a failure decides; DENIED only when both are DENIED. */
@@ -393,50 +468,59 @@ function andOutcome(a: Outcome, b: Outcome): Outcome {
 
 /** When both sides decided together, the result needs the depth of both and carries both's assumptions. */
 function merge(chosen: Outcome, a: Outcome, b: Outcome): Outcome {
-  return {
-    decision: chosen.decision,
-    needed: Math.max(a.needed, b.needed),
-    low: Math.min(a.low, b.low),
-    high: Math.max(a.high, b.high),
-    ...(chosen.error ? { error: chosen.error } : {}),
-  };
+  const needed = Math.max(a.needed, b.needed);
+  const low = Math.min(a.low, b.low);
+  const high = Math.max(a.high, b.high);
+  if (chosen.needed === needed && chosen.low === low && chosen.high === high) return chosen;
+  return outcomeOf(chosen.decision, needed, low, high, chosen.error);
 }
 
 /**
- * Candidates for a lookup: every entity reachable backwards from the subject through any tuple, plus
- * (when the schema reads attributes) every entity carrying attributes and what points at it. This
- * over-approximates the set of entities that can pass a check; each candidate is then checked. Like
- * Permify, an entity with no tuple and no attribute is never a candidate.
+ * Candidates for lookups, by entity type (type → ids): every entity reachable backwards from the subject
+ * through any tuple, plus (when the schema reads attributes) every entity carrying attributes and what
+ * points at it. This over-approximates the set of entities that can pass a check; each candidate is then
+ * checked. Like Permify, an entity with no tuple and no attribute is never a candidate. One walk serves
+ * every entity type, so lookups of documents and of sections for one subject can share it.
  */
-export function lookupCandidates(
+export function reachableEntities(
   schema: CompiledSchema,
   view: RelationshipView,
   subject: Subject,
-  entityType: string,
-): string[] {
-  const seeds: Entity[] = [{ type: subject.type, id: subject.id }];
+): Map<string, Set<string>> {
+  const visited = new Map<string, Set<string>>();
+  const pending: Entity[] = [];
+  const visit = (entity: Entity): void => {
+    let ids = visited.get(entity.type);
+    if (!ids) {
+      ids = new Set();
+      visited.set(entity.type, ids);
+    }
+    if (ids.has(entity.id)) return;
+    ids.add(entity.id);
+    pending.push(entity);
+  };
+  visit({ type: subject.type, id: subject.id });
   if (schema.readsAttributes) {
     for (const type of schema.entities.keys()) {
-      for (const id of view.entitiesWithAttributes(type)) seeds.push({ type, id });
+      for (const id of view.entitiesWithAttributes(type)) visit({ type, id });
     }
   }
-  const visited = new Set<string>();
-  const found = new Set<string>();
-  const pending = [...seeds];
-  while (pending.length > 0) {
-    const entity = pending.pop() as Entity;
-    const key = entityKey(entity.type, entity.id);
-    if (visited.has(key)) continue;
-    visited.add(key);
-    if (entity.type === entityType) found.add(entity.id);
-    for (const tuple of view.tuplesWithSubject(entity.type, entity.id)) {
-      if (!visited.has(entityKey(tuple.entity.type, tuple.entity.id))) pending.push(tuple.entity);
-    }
+  for (let entity = pending.pop(); entity !== undefined; entity = pending.pop()) {
+    for (const tuple of view.tuplesWithSubject(entity.type, entity.id)) visit(tuple.entity);
   }
-  return [...found].sort(compareIds);
+  return visited;
 }
 
 /** Byte order, as Go compares strings (ids are ASCII by Permify's pattern). */
 export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function getOrCreate<V>(map: Map<string, V>, key: string, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }

@@ -23,6 +23,8 @@ export interface RelationshipView {
   hasTupleOf(type: string, id: string, relation: string, subject: Subject): boolean;
   /** The userset subjects (`team:x#member`) of a relation: the only ones a check must recurse into. */
   usersetsOf(type: string, id: string, relation: string): Iterable<Subject>;
+  /** Whether the relation has any userset subject: when not, a direct lookup is the whole answer. */
+  hasUsersets(type: string, id: string, relation: string): boolean;
   /** Tuples whose subject is this entity, whatever the subject relation. */
   tuplesWithSubject(type: string, id: string): Iterable<Tuple>;
   attributeOf(type: string, id: string, name: string): AttributeValue | undefined;
@@ -32,11 +34,26 @@ export interface RelationshipView {
   idsOfType(type: string): Iterable<string>;
 }
 
+/**
+ * The subjects of one entity's relation. `subjects` keeps insertion order (what the evaluator iterates);
+ * `direct` answers "is this exact subject here" with map lookups on strings that already exist, since
+ * building a tuple's text for every check was most of what a lookup of thousands of entities cost.
+ */
+interface RelationSubjects {
+  /** Tuple text → subject, in insertion order. */
+  readonly subjects: Map<string, Subject>;
+  /** The userset subjects among them (`team:x#member`), tuple text → subject. */
+  readonly usersets: Map<string, Subject>;
+  /** Subject type → subject id → subject relations ("" for none). */
+  readonly direct: Map<string, Map<string, Set<string>>>;
+}
+
 export class RelationshipStore implements RelationshipView {
   private readonly tuples = new Map<string, Tuple>();
-  private readonly forward = new Map<string, Map<string, Subject>>();
-  private readonly forwardUsersets = new Map<string, Map<string, Subject>>();
-  private readonly reverse = new Map<string, Map<string, Tuple>>();
+  /** type → relation → id → subjects. */
+  private readonly forward = new Map<string, Map<string, Map<string, RelationSubjects>>>();
+  /** Subject type → subject id → tuple text → tuple: the tuples naming an entity as their subject. */
+  private readonly reverse = new Map<string, Map<string, Map<string, Tuple>>>();
   private readonly attributes = new Map<string, Map<string, AttributeValue>>();
   private readonly attributeHolders = new Map<string, Set<string>>();
   /** type → id → number of tuples and attributes mentioning it. */
@@ -55,10 +72,22 @@ export class RelationshipStore implements RelationshipView {
     if (this.tuples.has(key)) return;
     this.tuples.set(key, tuple);
     const { entity, relation, subject } = tuple;
-    getOrCreate(this.forward, `${entity.type}:${entity.id}#${relation}`).set(key, subject);
-    if (subject.relation)
-      getOrCreate(this.forwardUsersets, `${entity.type}:${entity.id}#${relation}`).set(key, subject);
-    getOrCreate(this.reverse, entityKey(subject.type, subject.id)).set(key, tuple);
+    const byId = getOrCreate(getOrCreate(this.forward, entity.type), relation);
+    let entry = byId.get(entity.id);
+    if (!entry) {
+      entry = { subjects: new Map(), usersets: new Map(), direct: new Map() };
+      byId.set(entity.id, entry);
+    }
+    entry.subjects.set(key, subject);
+    if (subject.relation) entry.usersets.set(key, subject);
+    const ids = getOrCreate(entry.direct, subject.type);
+    let relations = ids.get(subject.id);
+    if (!relations) {
+      relations = new Set();
+      ids.set(subject.id, relations);
+    }
+    relations.add(subject.relation || "");
+    getOrCreate(getOrCreate(this.reverse, subject.type), subject.id).set(key, tuple);
     this.mention(entity.type, entity.id, 1);
     this.mention(subject.type, subject.id, 1);
   }
@@ -67,9 +96,28 @@ export class RelationshipStore implements RelationshipView {
     const key = formatTuple(tuple);
     if (!this.tuples.delete(key)) return;
     const { entity, relation, subject } = tuple;
-    deleteFrom(this.forward, `${entity.type}:${entity.id}#${relation}`, key);
-    deleteFrom(this.forwardUsersets, `${entity.type}:${entity.id}#${relation}`, key);
-    deleteFrom(this.reverse, entityKey(subject.type, subject.id), key);
+    const byRelation = this.forward.get(entity.type);
+    const byId = byRelation?.get(relation);
+    const entry = byId?.get(entity.id);
+    if (byRelation && byId && entry) {
+      entry.subjects.delete(key);
+      entry.usersets.delete(key);
+      const ids = entry.direct.get(subject.type);
+      const relations = ids?.get(subject.id);
+      relations?.delete(subject.relation || "");
+      if (ids && relations?.size === 0) ids.delete(subject.id);
+      if (ids?.size === 0) entry.direct.delete(subject.type);
+      if (entry.subjects.size === 0) byId.delete(entity.id);
+      if (byId.size === 0) byRelation.delete(relation);
+      if (byRelation.size === 0) this.forward.delete(entity.type);
+    }
+    const byType = this.reverse.get(subject.type);
+    const naming = byType?.get(subject.id);
+    if (byType && naming) {
+      naming.delete(key);
+      if (naming.size === 0) byType.delete(subject.id);
+      if (byType.size === 0) this.reverse.delete(subject.type);
+    }
     this.mention(entity.type, entity.id, -1);
     this.mention(subject.type, subject.id, -1);
   }
@@ -150,19 +198,29 @@ export class RelationshipStore implements RelationshipView {
   }
 
   subjectsOf(type: string, id: string, relation: string): Iterable<Subject> {
-    return this.forward.get(`${type}:${id}#${relation}`)?.values() ?? [];
+    return this.forward.get(type)?.get(relation)?.get(id)?.subjects.values() ?? [];
   }
 
   hasTupleOf(type: string, id: string, relation: string, subject: Subject): boolean {
-    return this.tuples.has(formatTuple({ entity: { type, id }, relation, subject }));
+    const entry = this.forward.get(type)?.get(relation)?.get(id);
+    return (
+      entry?.direct
+        .get(subject.type)
+        ?.get(subject.id)
+        ?.has(subject.relation || "") ?? false
+    );
   }
 
   usersetsOf(type: string, id: string, relation: string): Iterable<Subject> {
-    return this.forwardUsersets.get(`${type}:${id}#${relation}`)?.values() ?? [];
+    return this.forward.get(type)?.get(relation)?.get(id)?.usersets.values() ?? [];
+  }
+
+  hasUsersets(type: string, id: string, relation: string): boolean {
+    return (this.forward.get(type)?.get(relation)?.get(id)?.usersets.size ?? 0) > 0;
   }
 
   tuplesWithSubject(type: string, id: string): Iterable<Tuple> {
-    return this.reverse.get(entityKey(type, id))?.values() ?? [];
+    return this.reverse.get(type)?.get(id)?.values() ?? [];
   }
 
   attributeOf(type: string, id: string, name: string): AttributeValue | undefined {
@@ -202,6 +260,8 @@ export function overlayContext(
       extra.hasTupleOf(type, id, relation, subject) || base.hasTupleOf(type, id, relation, subject),
     usersetsOf: (type, id, relation) =>
       union(extra.usersetsOf(type, id, relation), base.usersetsOf(type, id, relation)),
+    hasUsersets: (type, id, relation) =>
+      extra.hasUsersets(type, id, relation) || base.hasUsersets(type, id, relation),
     tuplesWithSubject: (type, id) =>
       union(extra.tuplesWithSubject(type, id), base.tuplesWithSubject(type, id)),
     attributeOf: (type, id, name) => extra.attributeOf(type, id, name) ?? base.attributeOf(type, id, name),
@@ -223,11 +283,4 @@ function getOrCreate<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K)
     map.set(key, value);
   }
   return value;
-}
-
-function deleteFrom<K, V>(map: Map<K, Map<string, V>>, key: K, inner: string): void {
-  const values = map.get(key);
-  if (!values) return;
-  values.delete(inner);
-  if (values.size === 0) map.delete(key);
 }
