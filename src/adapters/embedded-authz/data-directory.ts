@@ -58,6 +58,17 @@ export class AuthzDataDirectory {
     writeAtomically(join(this.dir, "schema.perm"), text);
   }
 
+  /**
+   * Changes whenever the schema file is replaced (writes rename a new file into place), so that a process
+   * notices a schema another process wrote without reading the file on every request.
+   */
+  schemaStamp(): string {
+    const path = join(this.dir, "schema.perm");
+    if (!existsSync(path)) return "none";
+    const stat = statSync(path);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  }
+
   /** The snapshot and every change after it. */
   load(): { snapshot: Snapshot; changes: Change[] } {
     const snapshotPath = join(this.dir, "snapshot.json");

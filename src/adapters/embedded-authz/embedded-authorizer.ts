@@ -67,6 +67,8 @@ class EmbeddedAuthorizer implements Authorizer {
    * up from another process, a reload): a lookup list computed at one generation holds for all of it.
    */
   private generation = 0;
+  /** The schema file as last read, to notice a schema written by another process. */
+  private schemaStamp: string | undefined;
   private readonly lookups = new LookupCache();
   private readonly workspaces = new Map<string, LookupWorkspace>();
   private workspacesGeneration = -1;
@@ -94,6 +96,7 @@ class EmbeddedAuthorizer implements Authorizer {
     this.assertOpen();
     const compiled = compileSchema(text); // throws SCHEMA_INVALID; the old schema stays in force
     this.directory?.writeSchema(text);
+    this.schemaStamp = this.directory?.schemaStamp();
     this.schema = compiled;
     this.generation += 1;
     return { schemaVersion: compiled.version };
@@ -257,6 +260,7 @@ class EmbeddedAuthorizer implements Authorizer {
 
   private loadFromDirectory(): void {
     if (!this.directory) return;
+    this.schemaStamp = this.directory.schemaStamp();
     const schemaText = this.directory.readSchema();
     this.schema = schemaText === undefined ? undefined : compileSchema(schemaText);
     this.store = new RelationshipStore();
@@ -271,6 +275,13 @@ class EmbeddedAuthorizer implements Authorizer {
   /** Picks up changes another process appended to the journal (e.g. `clearance grant` beside a server). */
   private refresh(): void {
     if (!this.directory) return;
+    if (this.directory.schemaStamp() !== this.schemaStamp) {
+      // Another process wrote a schema: it is in force from now on, here too.
+      this.schemaStamp = this.directory.schemaStamp();
+      const text = this.directory.readSchema();
+      this.schema = text === undefined ? undefined : compileSchema(text);
+      this.generation += 1;
+    }
     try {
       for (const change of this.directory.readNewChanges()) this.apply(change);
     } catch (error) {

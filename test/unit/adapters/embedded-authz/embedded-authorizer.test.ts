@@ -329,6 +329,29 @@ describe("embedded authorizer: persistence", () => {
     expect(await again.check(check("document:memo", "view", "user:olga"))).toBe(true);
   });
 
+  it("puts a schema another process wrote in force, for checks and for lookups", async () => {
+    const dir = dataDir();
+    const server = await bank({ dataDir: dir });
+    const olga = { type: "user", id: "olga" };
+    await server.writeData({ tuples: [parseTuple("document:memo#viewer@user:olga")] });
+    expect(await server.check(check("document:memo", "view", "user:olga"))).toBe(true);
+    expect(
+      (await server.lookupResources({ entityType: "document", permission: "view", subject: olga })).ids,
+    ).toContain("memo");
+    // An operator narrows `view` to owners from another process (an ingest with a new schema).
+    const cli = await createEmbeddedAuthorizer({ dataDir: dir });
+    await cli.writeSchema(
+      BANK_SCHEMA.replace(
+        "permission view = owner or viewer or collection.view or public",
+        "permission view = owner",
+      ),
+    );
+    expect(await server.check(check("document:memo", "view", "user:olga"))).toBe(false);
+    expect(
+      (await server.lookupResources({ entityType: "document", permission: "view", subject: olga })).ids,
+    ).not.toContain("memo");
+  });
+
   it("refuses to start on a damaged journal instead of guessing", async () => {
     const dir = dataDir();
     await (await bank({ dataDir: dir })).close();
