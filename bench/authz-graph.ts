@@ -109,7 +109,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Zero-padded so that ids sort (as Permify sorts them, bytewise) in creation order. */
-const idOf = (prefix: string, index: number, count: number): string =>
+export const idOf = (prefix: string, index: number, count: number): string =>
   `${prefix}${String(index).padStart(String(count - 1).length, "0")}`;
 
 const PROBES = [
@@ -233,7 +233,7 @@ export function generateBankGraph(options: BankGraphOptions = {}): BankGraph {
   return { schema: BANK_SCHEMA, users, teams, teamMembers, collections, documents, probes };
 }
 
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

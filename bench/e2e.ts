@@ -43,6 +43,7 @@ import { createTokenVerifier } from "../src/http/token-verifier.ts";
 import type { Authorizer } from "../src/ports/authorizer.ts";
 import type { Embedder } from "../src/ports/embedder.ts";
 import type { VectorStore } from "../src/ports/vector-store.ts";
+import { idOf, seededRandom, shuffle } from "./authz-graph.ts";
 
 const AIM_RATIO = 1.5;
 const K = 10;
@@ -183,22 +184,6 @@ const TOPIC_TITLES = [
   "People",
   "Information security",
 ];
-
-/** mulberry32: the same seed gives the same corpus. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** Zero-padded so that ids sort in creation order. */
-const idOf = (prefix: string, index: number, count: number): string =>
-  `${prefix}${String(index).padStart(String(Math.max(1, count - 1)).length, "0")}`;
 
 export function generateCorpus(shape: CorpusShape): Corpus {
   const random = seededRandom(shape.seed);
@@ -379,15 +364,6 @@ function chunkText(topic: number, documentId: string, random: () => number): str
     if (i % 12 === 11) words[words.length - 1] += ".";
   }
   return `${words.join(" ")} Reference ${documentId}.`;
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 /** The corpus's relationships under the bank schema, in a fixed order. */

@@ -67,10 +67,9 @@ function base64url(value: string | Buffer): string {
   return Buffer.from(value).toString("base64url");
 }
 
-/** `alg: none`: an unsigned token that must never be accepted. */
-export function unsignedToken(sub = "maria"): string {
-  const header = base64url(JSON.stringify({ alg: "none", typ: "JWT" }));
-  const payload = base64url(
+/** Claims that would be accepted, base64url-encoded, for tokens whose header or signature is the attack. */
+function validPayload(sub: string): string {
+  return base64url(
     JSON.stringify({
       sub,
       iss: TEST_ISSUER,
@@ -79,6 +78,12 @@ export function unsignedToken(sub = "maria"): string {
       exp: FIXED_NOW_SECONDS + 600,
     }),
   );
+}
+
+/** `alg: none`: an unsigned token that must never be accepted. */
+export function unsignedToken(sub = "maria"): string {
+  const header = base64url(JSON.stringify({ alg: "none", typ: "JWT" }));
+  const payload = validPayload(sub);
   return `${header}.${payload}.`;
 }
 
@@ -86,15 +91,7 @@ export function unsignedToken(sub = "maria"): string {
 export async function hs256WithPublicKey(sub = "maria"): Promise<string> {
   const { createHmac } = await import("node:crypto");
   const header = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const payload = base64url(
-    JSON.stringify({
-      sub,
-      iss: TEST_ISSUER,
-      aud: TEST_AUDIENCE,
-      iat: FIXED_NOW_SECONDS,
-      exp: FIXED_NOW_SECONDS + 600,
-    }),
-  );
+  const payload = validPayload(sub);
   const signature = createHmac("sha256", trustedPublicKeyPem)
     .update(`${header}.${payload}`)
     .digest("base64url");

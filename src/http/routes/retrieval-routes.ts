@@ -132,7 +132,9 @@ function retrievalLogFields(result: RetrievalResult): Record<string, unknown> {
     withheld: stats.storedChunks - stats.permittedChunks,
     returned: stats.returned,
     permittedResources: stats.permittedResources,
-    timingsMs: stats.timingsMs,
+    timingsMs: Object.fromEntries(
+      Object.entries(stats.timingsMs).map(([step, ms]) => [step, Math.round(ms * 100) / 100]),
+    ),
   };
 }
 
