@@ -24,6 +24,28 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs = 20_000): Promi
   }
 }
 
+/** Starts `clearance serve` in process and waits for the URL it announces. */
+async function startServe(env: Record<string, string>) {
+  const io = captureIo();
+  const stop = new AbortController();
+  const serving = main(["serve"], { io, env, stop: stop.signal });
+  const url = await waitFor(() =>
+    io.out
+      .find((line) => line.includes("serving on"))
+      ?.split(" ")
+      .at(-1),
+  );
+  return { url, stop, serving };
+}
+
+function searchAs(url: string, token: string): Promise<Response> {
+  return fetch(`${url}/v1/search`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ query: "mortgage prepayment" }),
+  });
+}
+
 describe("clearance token and clearance serve (demo identity)", () => {
   let dataDir: string;
   let env: Record<string, string>;
@@ -39,15 +61,7 @@ describe("clearance token and clearance serve (demo identity)", () => {
     const authorizer = await createEmbeddedAuthorizer({ dataDir });
     await authorizer.writeSchema(await readFile("fixtures/schema.perm", "utf8"));
     await authorizer.close();
-    const io = captureIo();
-    const stop = new AbortController();
-    const serving = main(["serve"], { io, env, stop: stop.signal });
-    const url = await waitFor(() =>
-      io.out
-        .find((line) => line.includes("serving on"))
-        ?.split(" ")
-        .at(-1),
-    );
+    const { url, stop, serving } = await startServe(env);
 
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { d?: string }[] };
@@ -69,18 +83,10 @@ describe("clearance token and clearance serve (demo identity)", () => {
     expect(payload).toMatchObject({ sub: "maria", act: { sub: "support-assistant" } });
     expect((payload.exp as number) - (payload.iat as number)).toBe(300);
 
-    const search = await fetch(`${url}/v1/search`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ query: "mortgage prepayment" }),
-    });
+    const search = await searchAs(url, token);
     expect(search.status).toBe(200);
     expect(await search.json()).toEqual({ passages: [] });
-    const forged = await fetch(`${url}/v1/search`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA`, "content-type": "application/json" },
-      body: JSON.stringify({ query: "mortgage prepayment" }),
-    });
+    const forged = await searchAs(url, `${token.slice(0, -4)}AAAA`);
     expect(forged.status).toBe(401);
 
     stop.abort();
@@ -88,22 +94,10 @@ describe("clearance token and clearance serve (demo identity)", () => {
   });
 
   it("serve: with no schema in the data directory, every search fails closed with 503", async () => {
-    const io = captureIo();
-    const stop = new AbortController();
-    const serving = main(["serve"], { io, env, stop: stop.signal });
-    const url = await waitFor(() =>
-      io.out
-        .find((line) => line.includes("serving on"))
-        ?.split(" ")
-        .at(-1),
-    );
+    const { url, stop, serving } = await startServe(env);
     const tokenIo = captureIo();
     await main(["token", "--sub", "maria"], { io: tokenIo, env });
-    const search = await fetch(`${url}/v1/search`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${tokenIo.out.at(-1)}`, "content-type": "application/json" },
-      body: JSON.stringify({ query: "mortgage prepayment" }),
-    });
+    const search = await searchAs(url, tokenIo.out.at(-1) as string);
     expect(search.status).toBe(503);
     stop.abort();
     expect(await serving).toBe(0);
