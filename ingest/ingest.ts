@@ -22,11 +22,7 @@
  * resource) and relationships are already exactly so is reported `unchanged` without embedding anything.
  */
 
-import {
-  type CompiledSchema,
-  compileSchema,
-  schemaVersionOf,
-} from "../src/adapters/embedded-authz/schema-compiler.ts";
+import { type CompiledSchema, compileSchema } from "../src/adapters/embedded-authz/schema-compiler.ts";
 import type { Tuple, TupleFilter } from "../src/core/authz-model.ts";
 import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
 import { AppError, isAppError } from "../src/core/errors.ts";
@@ -158,14 +154,20 @@ async function schemaInForce(
   manifest: Manifest,
   authorizer: Authorizer,
 ): Promise<{ schema: CompiledSchema; schemaToWrite?: string }> {
-  const current = await authorizer.readSchema().catch((error: unknown) => {
-    if (isAppError(error, "NOT_FOUND")) return undefined;
-    throw error;
-  });
   if (!manifest.schema) {
+    const current = await authorizer.readSchema().catch((error: unknown) => {
+      if (isAppError(error, "NOT_FOUND")) return undefined;
+      throw error;
+    });
     if (!current) {
       throw invalidManifest(manifest.path, [
         "schema: the authorizer has no schema yet; name a schema file in the manifest's schema field",
+      ]);
+    }
+    if (current.schema === undefined) {
+      throw invalidManifest(manifest.path, [
+        "schema: this authorizer does not give back its schema's text (Permify keeps only the compiled " +
+          "definitions); name the schema file in the manifest's schema field",
       ]);
     }
     return { schema: compileSchema(current.schema) };
@@ -176,7 +178,7 @@ async function schemaInForce(
   } catch (error) {
     throw invalidManifest(manifest.path, [`schema (${manifest.schema.path}): ${messageOf(error)}`]);
   }
-  const unchanged = current !== undefined && schemaVersionOf(current.schema) === schema.version;
+  const unchanged = await authorizer.isSchemaInForce(manifest.schema.text);
   return unchanged ? { schema } : { schema, schemaToWrite: manifest.schema.text };
 }
 

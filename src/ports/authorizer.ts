@@ -25,8 +25,17 @@ export interface Authorizer {
    */
   writeSchema(schema: string): Promise<{ readonly schemaVersion: string }>;
 
-  /** The version of the schema in force and its text; throws `NOT_FOUND` when none was written. */
-  readSchema(): Promise<{ readonly schemaVersion: string; readonly schema: string }>;
+  /**
+   * The version of the schema in force, and its text when the authorizer keeps it (Permify keeps only the
+   * compiled definitions); throws `NOT_FOUND` when none was written.
+   */
+  readSchema(): Promise<{ readonly schemaVersion: string; readonly schema?: string }>;
+
+  /**
+   * Whether `schema` (schema language text) is the schema in force: the same definitions, as this
+   * authorizer compiles them. False when none is in force; throws `SCHEMA_INVALID` when `schema` is bad.
+   */
+  isSchemaInForce(schema: string): Promise<boolean>;
 
   /**
    * One decision. Resolves `true` only when the permission is granted. Throws on any failure (including
@@ -76,6 +85,12 @@ export interface Authorizer {
     readonly pageSize?: number;
     readonly cursor?: string;
   }): Promise<{ readonly tuples: readonly Tuple[]; readonly nextCursor?: string }>;
+
+  /**
+   * Readiness: resolves when the authorizer can answer now (Permify reachable, credentials accepted within
+   * the deadline); throws `UPSTREAM_UNAVAILABLE` otherwise.
+   */
+  probe(): Promise<void>;
 
   /** Releases resources (files, connections). Calls after close throw. */
   close(): Promise<void>;

@@ -56,6 +56,10 @@ export function createTableAuthorizer(options: TableAuthorizerOptions = {}): Tab
       if (schema === undefined) throw new AppError("NOT_FOUND", "no schema");
       return { schemaVersion: String(calls.schemas.length), schema };
     },
+    async isSchemaInForce(schema) {
+      return calls.schemas.at(-1) === schema;
+    },
+    async probe() {},
     async check(request) {
       calls.checks.push(request);
       failIfAsked(request.permission);

@@ -102,7 +102,7 @@ class EmbeddedAuthorizer implements Authorizer {
     return { schemaVersion: compiled.version };
   }
 
-  async readSchema(): Promise<{ schemaVersion: string; schema: string }> {
+  async readSchema(): Promise<{ schemaVersion: string; schema?: string }> {
     const schema = this.requireSchema();
     return { schemaVersion: schema.version, schema: schema.text };
   }
@@ -226,6 +226,16 @@ class EmbeddedAuthorizer implements Authorizer {
     return next ? { tuples: page, nextCursor: formatTuple(next) } : { tuples: page };
   }
 
+  async isSchemaInForce(schema: string): Promise<boolean> {
+    const current = this.requireFreshSchemaOrUndefined();
+    return current !== undefined && compileSchema(schema).version === current.version;
+  }
+
+  /** Ready when the data directory can be read: the schema in force is re-checked against the file. */
+  async probe(): Promise<void> {
+    this.requireFreshSchemaOrUndefined();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.lookups.clear();
@@ -332,6 +342,13 @@ class EmbeddedAuthorizer implements Authorizer {
     this.assertOpen();
     this.refresh();
     return this.requireSchema();
+  }
+
+  /** The schema in force after picking up other processes' changes; undefined when none was written. */
+  private requireFreshSchemaOrUndefined(): CompiledSchema | undefined {
+    this.assertOpen();
+    this.refresh();
+    return this.schema;
   }
 
   private requireSchema(): CompiledSchema {

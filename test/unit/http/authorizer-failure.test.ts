@@ -39,6 +39,8 @@ function withFault(real: Authorizer, fault: Fault): Authorizer {
   return {
     writeSchema: (schema) => real.writeSchema(schema),
     readSchema: () => real.readSchema(),
+    isSchemaInForce: (schema) => real.isSchemaInForce(schema),
+    probe: () => real.probe(),
     writeData: (data) => real.writeData(data),
     deleteData: (filters) => real.deleteData(filters),
     readRelationships: (request) => real.readRelationships(request),

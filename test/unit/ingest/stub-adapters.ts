@@ -84,6 +84,8 @@ export function overridingAuthorizer(inner: Authorizer, overrides: Partial<Autho
   return {
     writeSchema: (schema) => inner.writeSchema(schema),
     readSchema: () => inner.readSchema(),
+    isSchemaInForce: (schema) => inner.isSchemaInForce(schema),
+    probe: () => inner.probe(),
     check: (request) => inner.check(request),
     checkMany: (requests) => inner.checkMany(requests),
     lookupResources: (request) => inner.lookupResources(request),
