@@ -34,6 +34,8 @@ export interface AppDeps extends RetrievalDeps {
   readonly limits: RequestLimits;
   /** Demo mode publishes the key set its tokens are signed with. */
   readonly jwks?: { readonly keys: readonly object[] };
+  /** How long each `/readyz` probe may take (default 2 s). */
+  readonly readinessTimeoutMs?: number;
   /** The retrieval strategy; the benchmark swaps in an unauthorized one for its baseline. */
   readonly retrieve?: (deps: RetrievalDeps, request: RetrievalRequest) => Promise<RetrievalResult>;
 }
@@ -60,7 +62,12 @@ export function createApp(deps: AppDeps): App {
   );
   app.use("/v1/*", authenticate(deps.tokenVerifier));
 
-  registerPublicRoutes(app, deps.jwks ? { jwks: deps.jwks } : {});
+  registerPublicRoutes(app, {
+    ...(deps.jwks ? { jwks: deps.jwks } : {}),
+    readiness: { authorizer: deps.authorizer, vectorStore: deps.vectorStore, model: deps.chatModel },
+    ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
+    logger: deps.logger,
+  });
   registerRetrievalRoutes(app, { ...deps, retrieve: deps.retrieve ?? retrieveAuthorized });
   registerDocumentsRoute(app, deps);
 

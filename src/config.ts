@@ -24,6 +24,9 @@ const optionalText = z
   .transform((value) => (value === "" ? undefined : value))
   .optional();
 
+/** Permify's rule for tenant ids (and entity ids). */
+const PERMIFY_ID = /^[a-zA-Z0-9_\-@.:+]{1,128}$/;
+
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -52,7 +55,32 @@ const environmentSchema = z.object({
   RETRIEVAL_DEFAULT_K: integer(8, 1, 100),
   RETRIEVAL_MAX_K: integer(50, 1, 100),
   QUERY_MAX_CHARS: integer(2_000, 1, 100_000),
+  AUTHZ: z.enum(["embedded", "permify"]).default("embedded"),
+  PERMIFY_ENDPOINT: optionalText.pipe(
+    z
+      .string()
+      .refine(isHostPort, "must be host:port (a host name, an IPv4 address or a [bracketed] IPv6 address)")
+      .optional(),
+  ),
+  PERMIFY_TOKEN: optionalText,
+  PERMIFY_TENANT: z
+    .string()
+    .trim()
+    .regex(PERMIFY_ID, "must match Permify's id pattern [a-zA-Z0-9_\\-@.:+]{1,128}")
+    .default("t1"),
+  PERMIFY_TLS_CA: optionalText,
+  PERMIFY_TLS: optionalText.pipe(z.enum(["true", "false"]).optional()),
+  PERMIFY_TIMEOUT_MS: integer(2_000, 50, 600_000),
+  PERMIFY_WRITE_TIMEOUT_MS: integer(10_000, 100, 600_000),
+  PERMIFY_DEPTH: integer(50, 3, 10_000),
+  AUTHZ_SCHEMA_FILE: z.string().trim().min(1).default("fixtures/schema.perm"),
 });
+
+/** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
+function isHostPort(value: string): boolean {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65_535;
+}
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -89,6 +117,26 @@ export interface ModelConfig {
   readonly timeoutMs: number;
 }
 
+/**
+ * Which authorizer answers, and the schema it must have in force (`AUTHZ_SCHEMA_FILE`): `clearance serve`
+ * refuses to start against a Permify tenant that has another schema, and `clearance schema push` writes it.
+ */
+export type AuthzConfig = { readonly kind: "embedded"; readonly schemaFile: string } | PermifyConfig;
+
+export interface PermifyConfig {
+  readonly kind: "permify";
+  readonly schemaFile: string;
+  /** `host:port` of Permify's gRPC listener. */
+  readonly endpoint: string;
+  readonly tenant: string;
+  /** Permify's preshared key. A secret: never logged, never in a message. */
+  readonly token?: string;
+  /** Absent: plaintext. `caFile` absent: TLS with the system's roots. */
+  readonly tls?: { readonly caFile?: string };
+  readonly timeouts: { readonly readMs: number; readonly writeMs: number };
+  readonly depth: number;
+}
+
 export interface Config {
   readonly dataDir: string;
   readonly host: string;
@@ -98,6 +146,7 @@ export interface Config {
   /** Absent: the offline embedder and extractive answerer. */
   readonly openai?: ModelConfig;
   readonly retrieval: { readonly defaultK: number; readonly maxK: number; readonly queryMaxChars: number };
+  readonly authz: AuthzConfig;
 }
 
 /** Reads and checks the environment. Throws `BAD_REQUEST` naming every bad key and why. */
@@ -113,6 +162,7 @@ export function loadConfig(env: Environment): Config {
     problems.push("RETRIEVAL_DEFAULT_K: must not exceed RETRIEVAL_MAX_K");
   }
   const auth = authConfig(e, problems);
+  const authz = authzConfig(e, problems);
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
@@ -139,6 +189,36 @@ export function loadConfig(env: Environment): Config {
       maxK: e.RETRIEVAL_MAX_K,
       queryMaxChars: e.QUERY_MAX_CHARS,
     },
+    authz: authz as AuthzConfig,
+  };
+}
+
+function authzConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AuthzConfig | undefined {
+  if (e.AUTHZ === "embedded") {
+    // A Permify endpoint with the embedded authorizer would silently authorize from the local data
+    // directory in what was meant to be a Permify deployment.
+    if (e.PERMIFY_ENDPOINT !== undefined) {
+      problems.push("AUTHZ: set AUTHZ=permify to use PERMIFY_ENDPOINT (or unset PERMIFY_ENDPOINT)");
+    }
+    return { kind: "embedded", schemaFile: e.AUTHZ_SCHEMA_FILE };
+  }
+  const before = problems.length;
+  if (e.PERMIFY_ENDPOINT === undefined) problems.push("PERMIFY_ENDPOINT: required when AUTHZ=permify");
+  if (e.PERMIFY_TLS === "false" && e.PERMIFY_TLS_CA !== undefined) {
+    problems.push("PERMIFY_TLS: false contradicts PERMIFY_TLS_CA, which turns TLS on");
+  }
+  if (problems.length > before) return undefined;
+  const tls =
+    e.PERMIFY_TLS_CA !== undefined ? { caFile: e.PERMIFY_TLS_CA } : e.PERMIFY_TLS === "true" ? {} : undefined;
+  return {
+    kind: "permify",
+    schemaFile: e.AUTHZ_SCHEMA_FILE,
+    endpoint: e.PERMIFY_ENDPOINT as string,
+    tenant: e.PERMIFY_TENANT,
+    ...(e.PERMIFY_TOKEN === undefined ? {} : { token: e.PERMIFY_TOKEN }),
+    ...(tls === undefined ? {} : { tls }),
+    timeouts: { readMs: e.PERMIFY_TIMEOUT_MS, writeMs: e.PERMIFY_WRITE_TIMEOUT_MS },
+    depth: e.PERMIFY_DEPTH,
   };
 }
 

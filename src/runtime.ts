@@ -1,15 +1,22 @@
 /**
  * Chooses the adapters for a configuration: the only place besides the CLI that knows which exist.
- * Embedded defaults need no server; an OpenAI-compatible endpoint replaces the embedder and the answerer
- * when OPENAI_API_KEY is set.
+ * Embedded defaults need no server; a Permify server replaces the embedded authorizer when AUTHZ=permify,
+ * and an OpenAI-compatible endpoint replaces the embedder and the answerer when OPENAI_API_KEY is set.
  */
+import { readFile } from "node:fs/promises";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "./adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "./adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "./adapters/offline/hashing-embedder.ts";
 import { createOpenAiChatModel } from "./adapters/openai/openai-chat-model.ts";
 import { createOpenAiEmbedder } from "./adapters/openai/openai-embedder.ts";
-import type { Config } from "./config.ts";
+import {
+  createPermifyAuthorizer,
+  createScratchPermifyAuthorizer,
+  type PermifyAuthorizerOptions,
+} from "./adapters/permify/permify-authorizer.ts";
+import type { Config, PermifyConfig } from "./config.ts";
+import { AppError } from "./core/errors.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
@@ -24,7 +31,67 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config): Promise<Runtime> {
+export interface AuthorizerOptions {
+  /**
+   * Which snapshot a Permify authorizer reads at (the embedded one always reads its newest state):
+   * - `"head"` (default): Permify's newest transaction, so a revocation made by anyone is in force for the
+   *   very next read. The server uses it.
+   * - `"own-writes"`: the snapshot of this process's newest write, for a one-shot writer (grant, revoke,
+   *   ingest) that reads back what it wrote. Never for a long-lived process: Permify evaluates a read *at*
+   *   the token it is given, so it would not see later revocations made by others.
+   */
+  readonly readConsistency?: "head" | "own-writes";
+}
+
+/** Opens the configured authorizer alone, for commands that touch no vectors and no model. */
+export async function openAuthorizer(config: Config, options: AuthorizerOptions = {}): Promise<Authorizer> {
+  if (config.authz.kind === "embedded") return createEmbeddedAuthorizer({ dataDir: config.dataDir });
+  return createPermifyAuthorizer({
+    ...(await permifyOptions(config.authz)),
+    readConsistency: options.readConsistency ?? "head",
+  });
+}
+
+/**
+ * A Permify authorizer in a new tenant of its own on the configured server, deleted when it is closed:
+ * `clearance validate --authorizer permify` runs there, never in the tenant clearance serves from.
+ */
+export async function openScratchPermifyAuthorizer(
+  config: Config,
+  options: { readonly depth: number },
+): Promise<Authorizer> {
+  if (config.authz.kind !== "permify") {
+    throw new AppError("BAD_REQUEST", "PERMIFY_ENDPOINT: needed to run against Permify");
+  }
+  const { tenant: _servedTenant, ...rest } = await permifyOptions(config.authz);
+  return createScratchPermifyAuthorizer({ ...rest, depth: options.depth });
+}
+
+async function permifyOptions(authz: PermifyConfig): Promise<PermifyAuthorizerOptions> {
+  let caPem: Buffer | undefined;
+  if (authz.tls?.caFile !== undefined) {
+    try {
+      caPem = await readFile(authz.tls.caFile);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new AppError(
+        "BAD_REQUEST",
+        `PERMIFY_TLS_CA: cannot read ${authz.tls.caFile}${code ? ` (${code})` : ""}`,
+        { cause: error },
+      );
+    }
+  }
+  return {
+    endpoint: authz.endpoint,
+    tenant: authz.tenant,
+    ...(authz.token === undefined ? {} : { token: authz.token }),
+    ...(authz.tls === undefined ? {} : { tls: caPem === undefined ? {} : { caPem } }),
+    timeouts: authz.timeouts,
+    depth: authz.depth,
+  };
+}
+
+export async function openRuntime(config: Config, options: AuthorizerOptions = {}): Promise<Runtime> {
   const embedder: Embedder = config.openai
     ? createOpenAiEmbedder({
         apiKey: config.openai.apiKey,
@@ -44,7 +111,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
         timeoutMs: config.openai.timeoutMs,
       })
     : createExtractiveAnswerer();
-  const authorizer = await createEmbeddedAuthorizer({ dataDir: config.dataDir });
+  const authorizer = await openAuthorizer(config, options);
   let vectorStore: VectorStore;
   try {
     vectorStore = await createEmbeddedVectorStore({

@@ -76,7 +76,17 @@ export async function startServer(runtime: Runtime, logger: Logger): Promise<Run
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info(
-    { url, embedder: runtime.embedder.model, chatModel: runtime.chatModel.model, dataDir: config.dataDir },
+    {
+      url,
+      // Where authorization comes from; never the Permify token.
+      authorizer:
+        config.authz.kind === "permify"
+          ? { kind: "permify", endpoint: config.authz.endpoint, tenant: config.authz.tenant }
+          : { kind: "embedded" },
+      embedder: runtime.embedder.model,
+      chatModel: runtime.chatModel.model,
+      dataDir: config.dataDir,
+    },
     "clearance is serving",
   );
   return {

@@ -1,7 +1,7 @@
 /** What every subcommand of the `clearance` CLI receives and returns. */
-import type { Environment } from "../config.ts";
+import { type Config, type Environment, loadConfig, processEnvironment } from "../config.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
-import type { Runtime } from "../runtime.ts";
+import { openAuthorizer, type Runtime } from "../runtime.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
 export interface CliIo {
@@ -21,6 +21,11 @@ export interface CliDeps {
   readonly env?: Environment;
   /** For commands that use the stores (default: `openRuntime(loadConfig(env))`). */
   readonly openRuntime?: () => Promise<Runtime>;
+  /**
+   * For `grant`, `revoke` and `schema push` (default: the configured authorizer, opened to read its own
+   * writes: `openAuthorizer(loadConfig(env), { readConsistency: "own-writes" })`).
+   */
+  readonly openAuthorizer?: () => Promise<Authorizer>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
   readonly stop?: AbortSignal;
 }
@@ -51,4 +56,26 @@ export const processIo: CliIo = {
 /** A failure's message for a CLI line: AppErrors and Errors by message, anything else as text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The configuration from the deps' environment (the process's by default); throws naming every bad key. */
+export function commandConfig(deps: CliDeps): Config {
+  return loadConfig(deps.env ?? processEnvironment());
+}
+
+/**
+ * The authorizer a one-shot writer uses: the injected one, or the configured one reading at the snapshot
+ * of its own writes (so a revoke reads back what the grant before it wrote, in the same process).
+ */
+export function openCommandAuthorizer(deps: CliDeps, config: Config): Promise<Authorizer> {
+  return deps.openAuthorizer
+    ? deps.openAuthorizer()
+    : openAuthorizer(config, { readConsistency: "own-writes" });
+}
+
+/** Where relationships and schemas go, for messages: `Permify tenant t1 at host:port`. Never a secret. */
+export function describeAuthorizer(config: Config): string {
+  return config.authz.kind === "permify"
+    ? `Permify tenant ${config.authz.tenant} at ${config.authz.endpoint}`
+    : `the embedded authorizer in ${config.dataDir}`;
 }

@@ -1,15 +1,21 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
 import type { CliCommand } from "./command.ts";
 import { demoCommand } from "./demo-command.ts";
+import { grantCommand } from "./grant-command.ts";
 import { ingestCommand } from "./ingest-command.ts";
+import { revokeCommand } from "./revoke-command.ts";
+import { schemaCommand } from "./schema-command.ts";
 import { serveCommand } from "./serve-command.ts";
 import { tokenCommand } from "./token-command.ts";
 import { validateCommand } from "./validate-command.ts";
 
 export const commands: readonly CliCommand[] = [
   demoCommand,
-  ingestCommand,
   serveCommand,
+  ingestCommand,
+  schemaCommand,
+  grantCommand,
+  revokeCommand,
   tokenCommand,
   validateCommand,
 ];

@@ -40,7 +40,10 @@ export const ingestCommand: CliCommand = {
 
     let runtime: Runtime | undefined;
     try {
-      const open = deps.openRuntime ?? (() => openRuntime(loadConfig(deps.env ?? processEnvironment())));
+      // A one-shot writer reads its own writes (ingest reads back the relationships it replaces).
+      const open =
+        deps.openRuntime ??
+        (() => openRuntime(loadConfig(deps.env ?? processEnvironment()), { readConsistency: "own-writes" }));
       runtime = await open();
       const report = await ingestManifest({
         manifestPath: parsed.manifest,

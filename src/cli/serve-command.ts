@@ -1,8 +1,22 @@
-/** `clearance serve`: serves whatever is in the data directory until SIGINT or SIGTERM. */
+/**
+ * `clearance serve`: serves the configured stores until SIGINT or SIGTERM. Against Permify it first checks
+ * that the tenant has AUTHZ_SCHEMA_FILE's schema in force, and refuses to start otherwise: a server whose
+ * checks name relations Permify does not have would deny everything, or worse, mean something else.
+ */
+import { readFile } from "node:fs/promises";
 import { loadConfig, processEnvironment } from "../config.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 import { openRuntime, type Runtime } from "../runtime.ts";
 import { createLogger, startServer } from "../server.ts";
-import { type CliCommand, type CliDeps, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
+import {
+  type CliCommand,
+  type CliDeps,
+  describeAuthorizer,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+} from "./command.ts";
 
 export const serveCommand: CliCommand = {
   name: "serve",
@@ -13,20 +27,56 @@ export const serveCommand: CliCommand = {
     if (args.includes("--help") || args.includes("-h")) {
       io.stdout("usage: clearance serve");
       io.stdout("  Configuration comes from the environment; see the README's configuration table.");
+      io.stdout("  With AUTHZ=permify, refuses to start unless AUTHZ_SCHEMA_FILE's schema is in force.");
       return EXIT_OK;
     }
     if (args.length > 0) {
       io.stderr(`clearance serve: unexpected arguments: ${args.join(" ")}`);
       return EXIT_USAGE;
     }
-    return serveUntilStopped(
-      deps,
-      "serve",
-      async () => {},
-      (url) => io.stdout(`clearance is serving on ${url}`),
+    return serveUntilStopped(deps, "serve", requireSchemaInForce, (url) =>
+      io.stdout(`clearance is serving on ${url}`),
     );
   },
 };
+
+/**
+ * With Permify: resolves when the tenant has exactly AUTHZ_SCHEMA_FILE's schema in force (as Permify
+ * compiles it); throws a one-line reason with the fix otherwise, or when Permify cannot be reached. The
+ * embedded authorizer keeps its schema in the data directory, where ingest writes it: nothing to check.
+ */
+export async function requireSchemaInForce(runtime: Runtime): Promise<void> {
+  const { config } = runtime;
+  if (config.authz.kind !== "permify") return;
+  const file = config.authz.schemaFile;
+  const where = describeAuthorizer(config);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new AppError("BAD_REQUEST", `AUTHZ_SCHEMA_FILE: cannot read ${file}${code ? ` (${code})` : ""}`, {
+      cause: error,
+    });
+  }
+  let inForce: boolean;
+  try {
+    inForce = await runtime.authorizer.isSchemaInForce(text);
+  } catch (error) {
+    if (isAppError(error, "SCHEMA_INVALID")) {
+      throw new AppError("SCHEMA_INVALID", `AUTHZ_SCHEMA_FILE ${file}: ${error.message}`, { cause: error });
+    }
+    const reason = `cannot check the schema of ${where}: ${errorMessage(error)}`;
+    throw new AppError("UPSTREAM_UNAVAILABLE", reason, { cause: error });
+  }
+  if (!inForce) {
+    throw new AppError(
+      "CONFLICT",
+      `${where} does not have the schema in ${file} in force; run \`clearance schema push\` ` +
+        "(or set AUTHZ_SCHEMA_FILE to the schema you use)",
+    );
+  }
+}
 
 /**
  * Opens the runtime, runs `prepare` (the demo ingests there), serves, and closes everything once stopped.

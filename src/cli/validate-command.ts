@@ -1,29 +1,51 @@
 /**
- * `clearance validate <file.yaml> [--depth N]`: runs a `permify validate` file against the embedded
- * evaluator, so a schema can be tested without a Permify server and the two can be compared file by file.
+ * `clearance validate [--authorizer embedded|permify] <file.yaml> [--depth N]`: runs a `permify validate`
+ * file against the embedded evaluator (default, no server needed) or against the Permify server configured
+ * by PERMIFY_ENDPOINT and friends, in a scratch tenant deleted afterwards. The same file through both is how
+ * the two are compared.
  */
 import { parseArgs } from "node:util";
 import { createEmbeddedAuthorizer } from "../adapters/embedded-authz/embedded-authorizer.ts";
+import { processEnvironment } from "../config.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
+import { openScratchPermifyAuthorizer } from "../runtime.ts";
 import { type AssertionResult, runValidation } from "../validate/run-validation.ts";
 import { loadValidationFile } from "../validate/validation-file.ts";
-import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./command.ts";
+import {
+  type CliCommand,
+  type CliDeps,
+  commandConfig,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+} from "./command.ts";
 
 /** `permify validate` evaluates with `metadata.depth: 100`; the same default keeps verdicts comparable. */
 export const DEFAULT_VALIDATE_DEPTH = 100;
 
-const usage = "validate <file.yaml> [--depth N]";
+const usage = "validate <file.yaml> [--authorizer embedded|permify] [--depth N]";
+const AUTHORIZERS = ["embedded", "permify"] as const;
+type AuthorizerKind = (typeof AUTHORIZERS)[number];
 
 export const validateCommand: CliCommand = {
   name: "validate",
-  summary: "run a Permify validation file (schema, data, assertions) against the embedded evaluator",
+  summary:
+    "run a Permify validation file (schema, data, assertions) against the embedded evaluator or Permify",
   usage,
   async run(args, deps) {
     const { io } = deps;
     const parsed = parseValidateArgs(args);
     if ("help" in parsed) {
       io.stdout(`usage: clearance ${usage}`);
-      io.stdout(`  --depth N  nested evaluations allowed per check (default ${DEFAULT_VALIDATE_DEPTH})`);
+      io.stdout("  --authorizer embedded  the embedded evaluator, in memory (default)");
+      io.stdout(
+        "  --authorizer permify   the Permify at PERMIFY_ENDPOINT (PERMIFY_TOKEN, PERMIFY_TLS_CA), in a",
+      );
+      io.stdout("                         scratch tenant that is deleted afterwards");
+      io.stdout(
+        `  --depth N              nested evaluations allowed per check (default ${DEFAULT_VALIDATE_DEPTH})`,
+      );
       return EXIT_OK;
     }
     if ("problem" in parsed) {
@@ -42,7 +64,9 @@ export const validateCommand: CliCommand = {
 
     let authorizer: Authorizer;
     try {
-      authorizer = await (deps.createAuthorizer ?? defaultAuthorizer)({ maxDepth: parsed.depth });
+      authorizer = deps.createAuthorizer
+        ? await deps.createAuthorizer({ maxDepth: parsed.depth })
+        : await defaultAuthorizer(parsed.authorizer, parsed.depth, deps);
     } catch (error) {
       io.stderr(`clearance validate: ${parsed.file}: cannot start the authorizer: ${errorMessage(error)}`);
       return EXIT_FAILURE;
@@ -64,19 +88,29 @@ export const validateCommand: CliCommand = {
   },
 };
 
-function defaultAuthorizer(options: { readonly maxDepth: number }): Promise<Authorizer> {
-  return createEmbeddedAuthorizer({ maxDepth: options.maxDepth });
+function defaultAuthorizer(kind: AuthorizerKind, depth: number, deps: CliDeps): Promise<Authorizer> {
+  if (kind === "embedded") return createEmbeddedAuthorizer({ maxDepth: depth });
+  // PERMIFY_* configure the server; AUTHZ need not say permify for a validation run.
+  const config = commandConfig({ ...deps, env: { ...(deps.env ?? processEnvironment()), AUTHZ: "permify" } });
+  return openScratchPermifyAuthorizer(config, { depth });
 }
 
-type ValidateArgs = { file: string; depth: number } | { problem: string } | { help: true };
+type ValidateArgs =
+  | { file: string; depth: number; authorizer: AuthorizerKind }
+  | { problem: string }
+  | { help: true };
 
 function parseValidateArgs(args: readonly string[]): ValidateArgs {
-  let values: { depth?: string | undefined; help?: boolean | undefined };
+  let values: { depth?: string | undefined; authorizer?: string | undefined; help?: boolean | undefined };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: [...args],
-      options: { depth: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        depth: { type: "string" },
+        authorizer: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -87,12 +121,18 @@ function parseValidateArgs(args: readonly string[]): ValidateArgs {
   const [file, ...extra] = positionals;
   if (file === undefined) return { problem: "missing the validation file" };
   if (extra.length > 0) return { problem: `unexpected arguments: ${extra.join(" ")}` };
-  if (values.depth === undefined) return { file, depth: DEFAULT_VALIDATE_DEPTH };
-  const depth = Number(values.depth);
-  if (!/^\d+$/.test(values.depth) || !Number.isSafeInteger(depth) || depth < 1) {
-    return { problem: `--depth must be a positive integer, got "${values.depth}"` };
+  const authorizer = (values.authorizer ?? "embedded") as AuthorizerKind;
+  if (!AUTHORIZERS.includes(authorizer)) {
+    return { problem: `--authorizer must be one of ${AUTHORIZERS.join(", ")}, got "${values.authorizer}"` };
   }
-  return { file, depth };
+  if (values.depth === undefined) return { file, depth: DEFAULT_VALIDATE_DEPTH, authorizer };
+  const depth = Number(values.depth);
+  // Permify refuses a depth below 3 in every request's metadata.
+  const minimum = authorizer === "permify" ? 3 : 1;
+  if (!/^\d+$/.test(values.depth) || !Number.isSafeInteger(depth) || depth < minimum) {
+    return { problem: `--depth must be an integer of at least ${minimum}, got "${values.depth}"` };
+  }
+  return { file, depth, authorizer };
 }
 
 /** `PASS  <scenario> :: user:1 view document:1  expected true, got true` */
@@ -101,8 +141,4 @@ export function formatAssertion(assertion: AssertionResult): string {
   const verdict = assertion.passed ? "PASS" : "FAIL";
   const detail = assertion.error ? ` (${assertion.error.message})` : "";
   return `${verdict}  ${scenario} :: ${assertion.description}  expected ${assertion.expected}, got ${assertion.actual}${detail}`;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -9,14 +9,14 @@ const MAX_PAGES = 100_000;
  * become a filter). The result is strictly ascending, which lets callers intersect lists by merging.
  */
 export async function lookupAllResources(
-  authorizer: Authorizer,
+  authorizer: Pick<Authorizer, "lookupResources">,
   request: Omit<LookupResourcesRequest, "cursor">,
 ): Promise<string[]> {
   return collectPages((cursor) => authorizer.lookupResources({ ...request, cursor }));
 }
 
 export async function lookupAllSubjects(
-  authorizer: Authorizer,
+  authorizer: Pick<Authorizer, "lookupSubjects">,
   request: Omit<LookupSubjectsRequest, "cursor">,
 ): Promise<string[]> {
   return collectPages((cursor) => authorizer.lookupSubjects({ ...request, cursor }));

@@ -68,3 +68,29 @@ export const errorResponseSchema = z
   .openapi("Error");
 
 export const healthResponseSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+
+export const componentCheckSchema = z
+  .object({
+    status: z.enum(["up", "down"]),
+    latencyMs: z.number().int().min(0),
+    error: z.string().optional().openapi({
+      description: "The error code when down, e.g. UPSTREAM_UNAVAILABLE",
+      example: "UPSTREAM_UNAVAILABLE",
+    }),
+    message: z
+      .string()
+      .optional()
+      .openapi({ description: "A short fixed reason when down; details go to the server log only" }),
+  })
+  .openapi("ComponentCheck");
+
+export const readinessResponseSchema = z
+  .object({
+    status: z.enum(["ready", "unavailable"]),
+    checks: z.object({
+      authorizer: componentCheckSchema,
+      vectorStore: componentCheckSchema,
+      model: componentCheckSchema,
+    }),
+  })
+  .openapi("Readiness");

@@ -28,4 +28,11 @@ export interface Answer {
 export interface ChatModel {
   readonly model: string;
   answer(request: AnswerRequest): Promise<Answer>;
+
+  /**
+   * Readiness: resolves when the model can be asked now (the endpoint answers a cheap authenticated call
+   * within the adapter's deadline; an in-process model always can); throws `UPSTREAM_UNAVAILABLE`
+   * otherwise. It never sends a passage or a question.
+   */
+  probe(): Promise<void>;
 }

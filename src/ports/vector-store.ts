@@ -42,5 +42,12 @@ export interface VectorStore {
   /** How many chunks are stored; with `resources`, how many of them lie in those resources. */
   count(resources?: ReadonlySet<string>): Promise<number>;
 
+  /**
+   * Readiness: resolves when the store can serve a search now (its data readable, the server reachable
+   * within the adapter's deadline); throws `UPSTREAM_UNAVAILABLE` otherwise, also after `close`.
+   * It reads nothing a caller may not see and changes nothing.
+   */
+  probe(): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -97,6 +97,9 @@ export interface SmallBank {
 
 export async function createSmallBank(
   options: {
+    /** The authorizer the bank's schema and relationships are written to and served from (default: embedded). */
+    backing?: Authorizer;
+    /** Serves from this authorizer instead (e.g. a fault-injecting wrapper around `bank.authorizer`). */
     authorizer?: Authorizer;
     chatModel?: ChatModel;
     /** Replaces the memory audit log in the app (e.g. one that fails); `auditLog` then stays empty. */
@@ -105,7 +108,7 @@ export async function createSmallBank(
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
-  const authorizer = await createEmbeddedAuthorizer();
+  const authorizer = options.backing ?? (await createEmbeddedAuthorizer());
   await authorizer.writeSchema(SCHEMA);
   await authorizer.writeData({ tuples: RELATIONSHIPS.map(parseTuple) });
   const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
@@ -131,6 +134,7 @@ export async function createSmallBank(
       calls += 1;
       return answerer.answer(request);
     },
+    probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
   const app = createApp({

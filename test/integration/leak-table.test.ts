@@ -1,18 +1,18 @@
 /**
- * The leak table: the fixture bank ingested through the real ingest pipeline into the embedded stores,
+ * The leak table: the fixture bank ingested through the real ingest pipeline into the embedded vector store
+ * and into each authorizer (the embedded evaluator, and a real Permify where one runs),
  * asked every fixture question by every principal of fixtures/expected-visibility.yaml through the HTTP
  * app. Nothing leaked (every passage's resource is in the principal's set) and nothing wrongly hidden
  * (every document and section in the set is returned by some question, and /v1/documents lists exactly
- * the set's documents).
+ * the set's documents). Both authorizers must also give exactly the same passages for every question.
  */
 import { readFile } from "node:fs/promises";
 import { pino } from "pino";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
 import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
-import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
@@ -20,6 +20,7 @@ import { createApp } from "../../src/app.ts";
 import { permittedResources } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
+import { describeEachAuthorizer } from "../helpers/authorizers.ts";
 import { postJson } from "../helpers/small-bank.ts";
 import { signTestToken, testTokenVerifier } from "../helpers/test-identity.ts";
 
@@ -61,7 +62,12 @@ interface Passage {
 const visibility = await loadYaml("expected-visibility.yaml", visibilitySchema);
 const { questions } = await loadYaml("questions.yaml", questionsSchema);
 
-describe("leak table over the fixture bank", () => {
+/** Passage ids per authorizer, principal and question: compared across authorizers at the end. */
+const answersByAuthorizer = new Map<string, Map<string, string[]>>();
+
+describeEachAuthorizer("leak table over the fixture bank", (backend) => {
+  const answers = new Map<string, string[]>();
+  answersByAuthorizer.set(backend.name, answers);
   let app: App;
   let authorizer: Authorizer;
   let legalOnlySections: Set<string>;
@@ -69,7 +75,7 @@ describe("leak table over the fixture bank", () => {
 
   beforeAll(async () => {
     const embedder = createHashingEmbedder();
-    authorizer = await createEmbeddedAuthorizer();
+    authorizer = await backend.open("leak-table");
     const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
     const report = await ingestManifest({
       manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
@@ -98,6 +104,10 @@ describe("leak table over the fixture bank", () => {
       filter: { entity: { type: "team", ids: ["legal"] }, relation: "member" },
     });
     legalMembers = new Set(legal.tuples.map((tuple) => tuple.subject.id));
+  });
+
+  afterAll(async () => {
+    await authorizer?.close();
   });
 
   it("has at least two legal-only sections and principals outside legal to keep them from", () => {
@@ -129,6 +139,10 @@ describe("leak table over the fixture bank", () => {
         const response = await postJson(app, "/v1/search", { query, k: K }, token);
         expect(response.status).toBe(200);
         const { passages } = (await response.json()) as { passages: Passage[] };
+        answers.set(
+          `${who} :: ${query}`,
+          passages.map((passage) => passage.chunkId),
+        );
         for (const passage of passages) {
           const resource = passage.sectionId
             ? `section:${passage.sectionId}`
@@ -157,4 +171,18 @@ describe("leak table over the fixture bank", () => {
       expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
     });
   }
+});
+
+describe("leak table: the embedded evaluator and Permify", () => {
+  it("give identical passages for every principal and question", () => {
+    const embedded = answersByAuthorizer.get("embedded");
+    const permify = answersByAuthorizer.get("permify");
+    if (permify === undefined) {
+      // Without a Permify server its suite was skipped loudly (outside CI) or failed (under CI).
+      expect(process.env.CI, "CI must compare the two authorizers").toBeFalsy();
+      return;
+    }
+    expect(embedded?.size).toBe(visibility.principals.length * questions.length);
+    expect(Object.fromEntries(permify)).toEqual(Object.fromEntries(embedded ?? []));
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * Runs Permify's own validation files (see ../shared/conformance/permify/README.md) through the embedded
- * evaluator and expects exactly the verdicts that `permify validate` (v1.7.3) gives.
+ * evaluator and through the Permify adapter against a real Permify server (a tenant per file), and expects
+ * exactly the verdicts that `permify validate` (v1.7.3) gives.
  *
  * What the real binary reported, file by file (`permify validate <file>`, run in the folder):
  *   every file not listed below: SUCCESS, all assertions passed (six files have no scenarios at all);
@@ -18,9 +19,9 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { type AssertionResult, runValidation } from "../../src/validate/run-validation.ts";
 import { loadValidationFile } from "../../src/validate/validation-file.ts";
+import { describeEachAuthorizer } from "../helpers/authorizers.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const conformanceDir = process.env.PERMIFY_CONFORMANCE_DIR
@@ -46,8 +47,6 @@ const permifyErrors: Readonly<Record<string, readonly { scenarioIndex: number; d
 const schemaPathMap: Readonly<Record<string, string>> = {
   "tests/schemas/app.perm": "permify-validate-action__app.perm",
 };
-
-const totals = { files: 0, assertions: 0 };
 
 function isPermifyError(file: string, assertion: AssertionResult): boolean {
   return (permifyErrors[file] ?? []).some(
@@ -76,10 +75,11 @@ if (!existsSync(conformanceDir)) {
     .filter((name) => name.endsWith(".yaml") || name.endsWith(".yml"))
     .sort();
 
-  describe(`Permify conformance (${conformanceDir})`, () => {
+  describeEachAuthorizer(`Permify conformance (${conformanceDir})`, (backend) => {
+    const totals = { files: 0, assertions: 0 };
     afterAll(() => {
       console.log(
-        `Permify conformance: ran ${totals.files} of ${files.length} files, ${totals.assertions} assertions`,
+        `Permify conformance (${backend.name}): ran ${totals.files} of ${files.length} files, ${totals.assertions} assertions`,
       );
     });
 
@@ -88,7 +88,9 @@ if (!existsSync(conformanceDir)) {
         resolveSchemaPath: (reference, directory) =>
           path.resolve(directory, schemaPathMap[reference] ?? reference),
       });
-      const authorizer = await createEmbeddedAuthorizer();
+      const authorizer = await backend.open(
+        `conformance-${name.replace(/[^a-zA-Z0-9]+/g, "-").slice(0, 60)}`,
+      );
       try {
         const run = await runValidation(file, authorizer);
         totals.files += 1;

@@ -75,4 +75,107 @@ describe("loadConfig", () => {
     expect(problemsOf({ AUTH_JWKS_URL: "file:///etc/passwd", AUTH_ISSUER: "x" })).toContain("AUTH_JWKS_URL");
     expect(problemsOf({ RETRIEVAL_DEFAULT_K: "20", RETRIEVAL_MAX_K: "10" })).toContain("RETRIEVAL_DEFAULT_K");
   });
+
+  it("uses the embedded authorizer by default, expecting the fixture schema", () => {
+    expect(loadConfig({}).authz).toEqual({ kind: "embedded", schemaFile: "fixtures/schema.perm" });
+    expect(loadConfig({ AUTHZ: "embedded", AUTHZ_SCHEMA_FILE: "bank.perm" }).authz).toEqual({
+      kind: "embedded",
+      schemaFile: "bank.perm",
+    });
+  });
+
+  it("configures Permify with defaults: tenant t1, plaintext, 2 s reads, 10 s writes, depth 50", () => {
+    expect(loadConfig({ AUTHZ: "permify", PERMIFY_ENDPOINT: "permify:3478" }).authz).toEqual({
+      kind: "permify",
+      schemaFile: "fixtures/schema.perm",
+      endpoint: "permify:3478",
+      tenant: "t1",
+      timeouts: { readMs: 2000, writeMs: 10000 },
+      depth: 50,
+    });
+  });
+
+  it("configures Permify fully: token, tenant, TLS with a CA file or system roots, timeouts, depth", () => {
+    const config = loadConfig({
+      AUTHZ: "permify",
+      PERMIFY_ENDPOINT: "[::1]:3478",
+      PERMIFY_TOKEN: "preshared-secret",
+      PERMIFY_TENANT: "bank-eu_1@prod:x+y.z",
+      PERMIFY_TLS_CA: "/etc/permify/ca.pem",
+      PERMIFY_TIMEOUT_MS: "500",
+      PERMIFY_WRITE_TIMEOUT_MS: "20000",
+      PERMIFY_DEPTH: "3",
+      AUTHZ_SCHEMA_FILE: "/etc/clearance/bank.perm",
+    });
+    expect(config.authz).toEqual({
+      kind: "permify",
+      schemaFile: "/etc/clearance/bank.perm",
+      endpoint: "[::1]:3478",
+      tenant: "bank-eu_1@prod:x+y.z",
+      token: "preshared-secret",
+      tls: { caFile: "/etc/permify/ca.pem" },
+      timeouts: { readMs: 500, writeMs: 20000 },
+      depth: 3,
+    });
+    const systemRoots = loadConfig({
+      AUTHZ: "permify",
+      PERMIFY_ENDPOINT: "p.example:443",
+      PERMIFY_TLS: "true",
+    });
+    expect(systemRoots.authz.kind === "permify" && systemRoots.authz.tls).toEqual({});
+    const plain = loadConfig({ AUTHZ: "permify", PERMIFY_ENDPOINT: "10.0.0.7:3478", PERMIFY_TLS: "false" });
+    expect(plain.authz.kind === "permify" && plain.authz.tls).toBeUndefined();
+  });
+
+  it("refuses bad Permify settings, listing every bad key and never the token", () => {
+    const message = problemsOf({
+      AUTHZ: "permify",
+      PERMIFY_ENDPOINT: "http://permify:3478",
+      PERMIFY_TOKEN: "preshared-secret",
+      PERMIFY_TENANT: "bank eu",
+      PERMIFY_TLS: "yes",
+      PERMIFY_TIMEOUT_MS: "0",
+      PERMIFY_WRITE_TIMEOUT_MS: "soon",
+      PERMIFY_DEPTH: "2",
+    });
+    for (const key of [
+      "PERMIFY_ENDPOINT",
+      "PERMIFY_TENANT",
+      "PERMIFY_TLS",
+      "PERMIFY_TIMEOUT_MS",
+      "PERMIFY_WRITE_TIMEOUT_MS",
+      "PERMIFY_DEPTH",
+    ])
+      expect(message).toContain(key);
+    expect(message).not.toContain("preshared-secret");
+    expect(problemsOf({ AUTHZ: "spicedb" })).toContain("AUTHZ");
+    for (const endpoint of ["permify", "permify:", "permify:99999", ":3478", "permify:3478/x", "::1:3478"]) {
+      expect(problemsOf({ AUTHZ: "permify", PERMIFY_ENDPOINT: endpoint })).toContain("PERMIFY_ENDPOINT");
+    }
+    expect(
+      problemsOf({ AUTHZ: "permify", PERMIFY_ENDPOINT: "p:1", PERMIFY_TENANT: "x".repeat(129) }),
+    ).toContain("PERMIFY_TENANT");
+  });
+
+  it("refuses Permify combinations that would not do what was meant, with every other bad key", () => {
+    const message = problemsOf({
+      AUTHZ: "permify",
+      PERMIFY_TOKEN: "preshared-secret",
+      RETRIEVAL_DEFAULT_K: "20",
+      RETRIEVAL_MAX_K: "10",
+    });
+    expect(message).toContain("PERMIFY_ENDPOINT: required when AUTHZ=permify");
+    expect(message).toContain("RETRIEVAL_DEFAULT_K");
+    expect(message).not.toContain("preshared-secret");
+    expect(
+      problemsOf({
+        AUTHZ: "permify",
+        PERMIFY_ENDPOINT: "permify:3478",
+        PERMIFY_TLS: "false",
+        PERMIFY_TLS_CA: "ca.pem",
+      }),
+    ).toContain("PERMIFY_TLS");
+    // An endpoint with the embedded authorizer would authorize from the local data directory unnoticed.
+    expect(problemsOf({ PERMIFY_ENDPOINT: "permify:3478" })).toContain("AUTHZ");
+  });
 });

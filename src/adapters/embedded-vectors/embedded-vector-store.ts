@@ -112,6 +112,13 @@ class EmbeddedVectorStore implements VectorStore {
     return resources === undefined ? this.index.count : this.index.countIn(resources);
   }
 
+  /** Ready when open, its data directory readable and writable, and the journal read up to date. */
+  async probe(): Promise<void> {
+    if (this.closed) throw new AppError("UPSTREAM_UNAVAILABLE", "the vector store is closed");
+    this.directory?.checkAccess();
+    this.refresh();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -19,7 +19,9 @@
  * compaction replaced the journal; writers take the lock, catch up, then append.
  */
 import {
+  accessSync,
   closeSync,
+  constants,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -157,6 +159,11 @@ export class VectorDataDirectory {
         closeSync(fd);
       }
     });
+  }
+
+  /** Readiness: the directory is still there and this process may read and write it. */
+  checkAccess(): void {
+    io(this.dir, "read", () => accessSync(this.dir, constants.R_OK | constants.W_OK));
   }
 
   /** Runs `write` holding the directory's write lock, so that writers in several processes take turns. */

@@ -29,6 +29,8 @@ export function createExtractiveAnswerer(options: ExtractiveAnswererOptions = {}
     async answer(request) {
       return extractAnswer(request, maxSentences);
     },
+    /** In process, with no model and no state: always ready. */
+    async probe() {},
   };
 }
 

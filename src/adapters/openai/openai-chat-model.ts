@@ -20,6 +20,9 @@ export interface OpenAiChatModelOptions {
 }
 
 const DEFAULT_MAX_RETRIES = 1;
+const OPENAI_BASE_URL = "https://api.openai.com/v1";
+/** The readiness probe's own deadline: a probe answers quickly or reports the endpoint down. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /**
  * The ChatModel port over an OpenAI-compatible `/chat/completions` endpoint (the completions client is
@@ -57,6 +60,24 @@ export function createOpenAiChatModel(options: OpenAiChatModelOptions): ChatMode
           request.passages.map((passage) => passage.id),
         ),
       };
+    },
+    /**
+     * `GET /models` on the same endpoint with the same key: it proves the endpoint is reachable and the key
+     * accepted, costs no tokens, and sends no prompt. It does not check that the model is listed, since
+     * compatible servers (Ollama, LiteLLM) name models differently in their lists.
+     */
+    async probe() {
+      const url = `${(options.baseURL ?? OPENAI_BASE_URL).replace(/\/+$/, "")}/models`;
+      const timeoutMs = Math.min(options.timeoutMs, PROBE_TIMEOUT_MS);
+      await callUpstream(service, timeoutMs, async (signal) => {
+        const response = await fetch(url, {
+          headers: { authorization: `Bearer ${options.apiKey}`, accept: "application/json" },
+          signal,
+        });
+        await response.body?.cancel();
+        // `status` is what callUpstream reports; the body is never quoted.
+        if (!response.ok) throw Object.assign(new Error("models list refused"), { status: response.status });
+      });
     },
   };
 }

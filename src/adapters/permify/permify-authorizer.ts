@@ -98,6 +98,25 @@ const CHANNEL_OPTIONS = {
   "grpc.keepalive_timeout_ms": 5_000,
 };
 
+/**
+ * An authorizer in a tenant of its own, created for it and deleted (with everything written to it) when it
+ * is closed: for running a validation file against a production Permify without touching its tenants.
+ */
+export async function createScratchPermifyAuthorizer(
+  options: Omit<PermifyAuthorizerOptions, "tenant">,
+): Promise<PermifyAuthorizer> {
+  const tenant = `clearance-scratch-${randomBytes(8).toString("hex")}`;
+  const authorizer = createPermifyAuthorizer({ ...options, tenant }) as PermifyClientAuthorizer;
+  try {
+    await authorizer.createOwnTenant("a scratch tenant of clearance");
+  } catch (error) {
+    await authorizer.close();
+    throw error;
+  }
+  authorizer.deleteTenantOnClose = true;
+  return authorizer;
+}
+
 export function createPermifyAuthorizer(options: PermifyAuthorizerOptions): PermifyAuthorizer {
   const depth = options.depth ?? DEFAULT_DEPTH;
   if (!Number.isSafeInteger(depth) || depth < 3) {
@@ -411,8 +430,22 @@ class PermifyClientAuthorizer implements PermifyAuthorizer {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.deleteTenantOnClose) {
+      await this.call("write", `deleting tenant ${this.tenant}`, this.settings.writeMs, (signal) =>
+        this.clients.tenancy.delete({ id: this.tenant }, { signal }),
+      ).catch(() => undefined);
+    }
     this.closed = true;
     this.channel.close();
+  }
+
+  /** Set by createScratchPermifyAuthorizer: the tenant is this authorizer's alone. */
+  deleteTenantOnClose = false;
+
+  async createOwnTenant(name: string): Promise<void> {
+    await this.call("write", `creating tenant ${this.tenant}`, this.settings.writeMs, (signal) =>
+      this.clients.tenancy.create({ id: this.tenant, name }, { signal }),
+    );
   }
 
   private async headSchemaVersion(): Promise<string> {

@@ -66,7 +66,7 @@ describe("clearance (dispatch)", () => {
     const io = captureIo();
     expect(await main([], { io })).toBe(2);
     expect(io.err[0]).toBe("usage: clearance <command> [options]");
-    expect(io.err.join("\n")).toContain("validate <file.yaml> [--depth N]");
+    expect(io.err.join("\n")).toContain("validate <file.yaml> [--authorizer embedded|permify] [--depth N]");
   });
 
   it("names an unknown command, prints usage and exits 2", async () => {
@@ -127,20 +127,29 @@ describe("clearance validate", () => {
   it.each([
     [[], "missing the validation file"],
     [["a.yaml", "b.yaml"], "unexpected arguments: b.yaml"],
-    [["a.yaml", "--depth", "0"], '--depth must be a positive integer, got "0"'],
-    [["a.yaml", "--depth", "1e3"], '--depth must be a positive integer, got "1e3"'],
+    [["a.yaml", "--depth", "0"], '--depth must be an integer of at least 1, got "0"'],
+    [["a.yaml", "--depth", "1e3"], '--depth must be an integer of at least 1, got "1e3"'],
     [["a.yaml", "--frob"], "Unknown option '--frob'"],
+    [["a.yaml", "--authorizer", "spicedb"], '--authorizer must be one of embedded, permify, got "spicedb"'],
+    [
+      ["a.yaml", "--authorizer", "permify", "--depth", "2"],
+      '--depth must be an integer of at least 3, got "2"',
+    ],
   ])("exits 2 on bad usage: %j", async (args, problem) => {
     const io = captureIo();
     expect(await main(["validate", ...args], { io })).toBe(2);
     expect(io.err[0]).toContain(problem);
-    expect(io.err[1]).toBe("usage: clearance validate <file.yaml> [--depth N]");
+    expect(io.err[1]).toBe(
+      "usage: clearance validate <file.yaml> [--authorizer embedded|permify] [--depth N]",
+    );
   });
 
   it("prints its options for --help", async () => {
     const io = captureIo();
     expect(await main(["validate", "--help"], { io })).toBe(0);
-    expect(io.out[0]).toBe("usage: clearance validate <file.yaml> [--depth N]");
+    expect(io.out[0]).toBe(
+      "usage: clearance validate <file.yaml> [--authorizer embedded|permify] [--depth N]",
+    );
   });
 
   describe("with an injected authorizer", () => {

@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachAuthorizer } from "../../helpers/authorizers.ts";
 import { createSmallBank, type SmallBank } from "../../helpers/small-bank.ts";
 import {
   FIXED_NOW_SECONDS,
@@ -39,10 +40,13 @@ const badCredentials: Record<string, () => Promise<string | undefined>> = {
     `Bearer ${await signTestToken({ agents: ["a1", "a2", "a3", "a4", "a5"] })}`,
 };
 
-describe("authentication on every /v1 route", () => {
+describeEachAuthorizer("authentication on every /v1 route", (backend) => {
   let bank: SmallBank;
   beforeAll(async () => {
-    bank = await createSmallBank();
+    bank = await createSmallBank({ backing: await backend.open("authentication") });
+  });
+  afterAll(async () => {
+    await bank?.authorizer.close();
   });
 
   for (const route of routes) {
@@ -88,11 +92,18 @@ describe("authentication on every /v1 route", () => {
     expect(bank.modelCalls()).toBe(before);
   });
 
-  it("keeps /healthz and /openapi.json public", async () => {
+  it("keeps /healthz, /readyz and /openapi.json public", async () => {
     expect((await bank.app.request("/healthz")).status).toBe(200);
+    expect((await bank.app.request("/readyz")).status).toBe(200);
     const spec = (await (await bank.app.request("/openapi.json")).json()) as {
       paths: Record<string, unknown>;
     };
-    expect(Object.keys(spec.paths).sort()).toEqual(["/healthz", "/v1/answer", "/v1/documents", "/v1/search"]);
+    expect(Object.keys(spec.paths).sort()).toEqual([
+      "/healthz",
+      "/readyz",
+      "/v1/answer",
+      "/v1/documents",
+      "/v1/search",
+    ]);
   });
 });

@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeEachAuthorizer } from "../../helpers/authorizers.ts";
 import { createSmallBank, postJson, type SmallBank } from "../../helpers/small-bank.ts";
 import { signTestToken } from "../../helpers/test-identity.ts";
 
@@ -6,12 +7,18 @@ interface ErrorBody {
   error: { code: string; message: string; requestId: string };
 }
 
-describe("bad input on /v1/search and /v1/answer", () => {
+describeEachAuthorizer("bad input on /v1/search and /v1/answer", (backend) => {
   let bank: SmallBank;
   let token: string;
   beforeAll(async () => {
-    bank = await createSmallBank({ limits: { maxK: 20, queryMaxChars: 500 } });
+    bank = await createSmallBank({
+      backing: await backend.open("bad-input"),
+      limits: { maxK: 20, queryMaxChars: 500 },
+    });
     token = await signTestToken();
+  });
+  afterAll(async () => {
+    await bank?.authorizer.close();
   });
 
   const cases: { name: string; body: unknown; field: string }[] = [

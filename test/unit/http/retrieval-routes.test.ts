@@ -37,6 +37,7 @@ describe("/v1/search and /v1/answer return exactly what the principal may read",
         seenByModel.push(request);
         return answerer.answer(request);
       },
+      probe: () => answerer.probe(),
     };
     bank = await createSmallBank({ chatModel: recording });
   });

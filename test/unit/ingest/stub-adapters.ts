@@ -75,6 +75,7 @@ export function withFailingReplace(
     listDocuments: () => inner.listDocuments(),
     documentChunks: (documentId) => inner.documentChunks(documentId),
     count: () => inner.count(),
+    probe: () => inner.probe(),
     close: () => inner.close(),
   };
 }

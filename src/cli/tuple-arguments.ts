@@ -1,0 +1,63 @@
+/** The positional relationships of `clearance grant` and `clearance revoke`, in Permify's notation. */
+import { parseArgs } from "node:util";
+import type { Tuple, TupleFilter } from "../core/authz-model.ts";
+import { formatTuple, parseTuple } from "../core/permify-notation.ts";
+import { errorMessage } from "./command.ts";
+
+export type TupleArguments =
+  | { readonly tuples: readonly Tuple[] }
+  /** Bad usage: exit 2 with the usage line. */
+  | { readonly problem: string }
+  /** A positional that is not a relationship: exit 1 naming it. */
+  | { readonly invalid: string }
+  | { readonly help: true };
+
+/** Parses `<tuple>...`; repeated tuples count once, in the order first given. */
+export function parseTupleArguments(args: readonly string[]): TupleArguments {
+  let values: { help?: boolean | undefined };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...args],
+      options: { help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (error) {
+    return { problem: errorMessage(error) };
+  }
+  if (values.help) return { help: true };
+  if (positionals.length === 0)
+    return { problem: "missing the relationship, e.g. document:loan-1#viewer@user:alice" };
+  const tuples = new Map<string, Tuple>();
+  for (const text of positionals) {
+    let tuple: Tuple;
+    try {
+      tuple = parseTuple(text);
+    } catch (error) {
+      return { invalid: `"${text}": ${errorMessage(error)}` };
+    }
+    tuples.set(formatTuple(tuple), tuple);
+  }
+  return { tuples: [...tuples.values()] };
+}
+
+/** The help lines shared by grant and revoke. */
+export const TUPLE_HELP = [
+  "<tuple>  a relationship in Permify's notation: entity:id#relation@subject:id, e.g.",
+  "         document:loan-1#viewer@user:alice, or with a subject relation,",
+  "         collection:risk-reports#viewer@team:risk#member",
+  "The authorizer comes from the environment (AUTHZ, PERMIFY_*); see the README's configuration table.",
+];
+
+/**
+ * A filter matching exactly one tuple. The subject relation is always given (`""` for none), so that
+ * revoking `team:x` does not also revoke `team:x#member`.
+ */
+export function exactFilter(tuple: Tuple): TupleFilter {
+  return {
+    entity: { type: tuple.entity.type, ids: [tuple.entity.id] },
+    relation: tuple.relation,
+    subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
+  };
+}
