@@ -597,3 +597,65 @@ export function groupCaseArb(options: GroupCaseOptions = {}): fc.Arbitrary<Authz
     });
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Spellings: one expression, several texts Permify reads the same way
+
+/**
+ * How `printSpelled` writes an expression. Each list is read cyclically, one entry per decision in
+ * pre-order (an empty list means "never"), so a short list of booleans describes any expression.
+ */
+export interface Spelling {
+  /** Per operation: wrap a left operand that is itself an operation in (redundant) parentheses. */
+  readonly parenthesiseLeft: readonly boolean[];
+  /** Per leaf: wrap the leaf in (redundant) parentheses, as in `(a) or b`. */
+  readonly parenthesiseLeaf: readonly boolean[];
+  /** Per operation: continue on the next line after the operator (Permify allows a break there). */
+  readonly breakAfterOperator: readonly boolean[];
+}
+
+export const MINIMAL_SPELLING: Spelling = {
+  parenthesiseLeft: [],
+  parenthesiseLeaf: [],
+  breakAfterOperator: [],
+};
+
+/**
+ * `expr` with the parentheses it needs under Permify's grammar (one precedence, left to right: a right
+ * operand that is an operation is always parenthesised) plus the redundant ones and line breaks `spelling`
+ * asks for. Continuation lines are indented by `indent`.
+ */
+export function printSpelled(expr: Expr, spelling: Spelling, indent = "    "): string {
+  let operation = 0;
+  let leafIndex = 0;
+  const pick = (list: readonly boolean[], index: number): boolean =>
+    list.length > 0 && (list[index % list.length] as boolean);
+  const print = (e: Expr): string => {
+    if (e.kind === "ref") {
+      const wrap = pick(spelling.parenthesiseLeaf, leafIndex++);
+      return wrap ? `(${e.name})` : e.name;
+    }
+    const index = operation++;
+    const leftText = print(e.left);
+    const left = e.left.kind === "op" && pick(spelling.parenthesiseLeft, index) ? `(${leftText})` : leftText;
+    const rightText = print(e.right);
+    const right = e.right.kind === "op" ? `(${rightText})` : rightText;
+    const gap = pick(spelling.breakAfterOperator, index) ? `\n${indent}` : " ";
+    return `${left} ${e.op}${gap}${right}`;
+  };
+  return print(expr);
+}
+
+/** Spellings from minimal to heavily parenthesised, with occasional line breaks after operators. */
+export const spellingArb: fc.Arbitrary<Spelling> = fc.oneof(
+  fc.constant(MINIMAL_SPELLING),
+  fc.constant<Spelling>({ parenthesiseLeft: [true], parenthesiseLeaf: [], breakAfterOperator: [] }),
+  fc.record({
+    parenthesiseLeft: fc.array(fc.boolean(), { maxLength: 4 }),
+    parenthesiseLeaf: fc.array(
+      fc.nat(3).map((n) => n === 0),
+      { maxLength: 4 },
+    ),
+    breakAfterOperator: fc.array(fc.boolean(), { maxLength: 3 }),
+  }),
+);

@@ -346,7 +346,9 @@ export class EvaluationSession {
       }
       case "exclusion": {
         const left = this.evaluateNode(definition, id, node.left, subject, depth);
-        if (left.decision === DENIED) return left;
+        // Permify waits for the left side and returns its error as it is (checkExclusion). A failed left
+        // side must stay a failure: as a denial, a `not` around this exclusion would turn it into an allow.
+        if (left.decision !== ALLOWED) return left;
         const right = this.evaluateNode(definition, id, node.right, subject, depth);
         return andOutcome(left, negate(right));
       }
@@ -410,7 +412,7 @@ export class EvaluationSession {
     if (!rule) return failed(new AppError("INTERNAL", `rule "${ruleName}" is not compiled`));
     const values = new Map<string, AttributeValue>();
     for (const name of attributes) {
-      const value = this.view.attributeOf(definition.name, id, name);
+      const value = this.view.storedAttributeFirstOf(definition.name, id, name);
       if (value !== undefined) values.set(name, value);
     }
     return this.runRule(values, rule.evaluate.bind(rule));

@@ -27,7 +27,13 @@ export interface RelationshipView {
   hasUsersets(type: string, id: string, relation: string): boolean;
   /** Tuples whose subject is this entity, whatever the subject relation. */
   tuplesWithSubject(type: string, id: string): Iterable<Tuple>;
+  /** An attribute's value, a contextual one first (as Permify reads a boolean attribute leaf). */
   attributeOf(type: string, id: string, name: string): AttributeValue | undefined;
+  /**
+   * An attribute's value, the stored one first: Permify's rule calls read stored attributes and add only
+   * the contextual ones not stored (checkDirectCall, NewUniqueAttributeIterator).
+   */
+  storedAttributeFirstOf(type: string, id: string, name: string): AttributeValue | undefined;
   /** Ids of entities of `type` that carry any attribute. */
   entitiesWithAttributes(type: string): Iterable<string>;
   /** Every id of `type` that appears in a tuple (as entity or subject) or carries an attribute. */
@@ -227,6 +233,10 @@ export class RelationshipStore implements RelationshipView {
     return this.attributes.get(entityKey(type, id))?.get(name);
   }
 
+  storedAttributeFirstOf(type: string, id: string, name: string): AttributeValue | undefined {
+    return this.attributeOf(type, id, name);
+  }
+
   entitiesWithAttributes(type: string): Iterable<string> {
     return this.attributeHolders.get(type) ?? [];
   }
@@ -243,7 +253,10 @@ export class RelationshipStore implements RelationshipView {
   }
 }
 
-/** The stored data plus a request's contextual tuples and attributes (which win over stored values). */
+/**
+ * The stored data plus a request's contextual tuples and attributes. Which value wins when both have an
+ * attribute depends on who reads it, as in Permify: see `attributeOf` and `storedAttributeFirstOf`.
+ */
 export function overlayContext(
   base: RelationshipView,
   tuples: readonly Tuple[] = [],
@@ -265,6 +278,8 @@ export function overlayContext(
     tuplesWithSubject: (type, id) =>
       union(extra.tuplesWithSubject(type, id), base.tuplesWithSubject(type, id)),
     attributeOf: (type, id, name) => extra.attributeOf(type, id, name) ?? base.attributeOf(type, id, name),
+    storedAttributeFirstOf: (type, id, name) =>
+      base.storedAttributeFirstOf(type, id, name) ?? extra.attributeOf(type, id, name),
     entitiesWithAttributes: (type) =>
       new Set([...extra.entitiesWithAttributes(type), ...base.entitiesWithAttributes(type)]),
     idsOfType: (type) => new Set([...extra.idsOfType(type), ...base.idsOfType(type)]),

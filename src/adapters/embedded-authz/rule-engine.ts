@@ -46,6 +46,15 @@ export function compileRule(
   statement: RuleStatement,
   params: ReadonlyMap<string, AttributeType>,
 ): CompiledRule {
+  // Permify's schema lexer drops double quotes from a rule body before CEL sees it, so `tag == "b"` means
+  // `tag == b` there (an error, or a comparison with another attribute): refuse what would not run alike.
+  if (statement.body.includes('"')) {
+    throw schemaError(
+      statement.bodyAt,
+      `rule "${statement.name}" uses a double-quoted string; Permify drops double quotes from rule bodies, ` +
+        "so write strings in single quotes ('b')",
+    );
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(statement.body);

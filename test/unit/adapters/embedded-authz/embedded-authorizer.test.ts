@@ -373,3 +373,77 @@ describe("embedded authorizer: persistence", () => {
     expect(readFileSync(join(dir, "authz", "journal.jsonl"), "utf8").split("\n").length).toBeLessThan(100);
   });
 });
+
+/** Differences from Permify that the differential test (test/integration/differential.test.ts) found. */
+describe("embedded authorizer: as Permify, where the differential test found it differed", () => {
+  it("fails `x not y` when x fails, so a `not` around it cannot turn the failure into an allow", async () => {
+    const authorizer = await createEmbeddedAuthorizer({ maxDepth: 10 });
+    await authorizer.writeSchema(`entity user {}
+entity folder {
+  relation parent @folder
+  relation viewer @user
+  permission inner = parent.inner not viewer
+  permission outer = viewer not inner
+}`);
+    await authorizer.writeData({
+      tuples: [
+        { entity: { type: "folder", id: "f1" }, relation: "parent", subject: { type: "folder", id: "f1" } },
+        { entity: { type: "folder", id: "f1" }, relation: "viewer", subject: { type: "user", id: "u1" } },
+      ],
+    });
+    const outer: CheckRequest = {
+      entity: { type: "folder", id: "f1" },
+      permission: "outer",
+      subject: { type: "user", id: "u1" },
+    };
+    const error = await authorizer.check(outer).catch((e) => e);
+    expect(isAppError(error, "DEPTH_EXCEEDED")).toBe(true);
+    expect(await authorizer.checkMany([outer])).toEqual(["failed"]);
+  });
+
+  it("reads a rule's attribute stored first and a boolean attribute contextual first, as Permify does", async () => {
+    const authorizer = await createEmbeddedAuthorizer();
+    await authorizer.writeSchema(`entity user {}
+entity folder {
+  attribute level integer
+  attribute open boolean
+  permission view = high(level)
+  permission enter = open
+}
+rule high(level integer) {
+  level >= 3
+}`);
+    const f2 = { type: "folder", id: "f2" };
+    await authorizer.writeData({
+      attributes: [
+        { entity: f2, attribute: "level", value: { type: "integer", value: 1 } },
+        { entity: f2, attribute: "open", value: { type: "boolean", value: false } },
+      ],
+    });
+    const context = {
+      attributes: [
+        { entity: f2, attribute: "level", value: { type: "integer", value: 4 } } as const,
+        { entity: f2, attribute: "open", value: { type: "boolean", value: true } } as const,
+      ],
+    };
+    const subject = { type: "user", id: "u1" };
+    expect(await authorizer.check({ entity: f2, permission: "view", subject, context })).toBe(false);
+    expect(await authorizer.check({ entity: f2, permission: "enter", subject, context })).toBe(true);
+  });
+
+  it("refuses a rule with a double-quoted string, which Permify would read without its quotes", async () => {
+    const authorizer = await createEmbeddedAuthorizer();
+    const error = await authorizer
+      .writeSchema(`entity user {}
+entity folder {
+  attribute tag string
+  permission view = tagged(tag)
+}
+rule tagged(tag string) {
+  tag == "tag"
+}`)
+      .catch((e) => e);
+    expect(isAppError(error, "SCHEMA_INVALID")).toBe(true);
+    expect(error.message).toContain("single quotes");
+  });
+});
