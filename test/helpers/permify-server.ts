@@ -32,6 +32,8 @@ export type PermifyEngineOptions = { engine: "memory" } | { engine: "postgres"; 
 export interface PermifyExtraOptions {
   /** Turns on preshared-key authentication with this key (clients send `authorization: Bearer <key>`). */
   presharedKey?: string;
+  /** Serves gRPC over TLS with this certificate and key (PEM files). */
+  grpcTls?: { certPath: string; keyPath: string };
   /** Fixed ports instead of free ones (no retry on a port race then). */
   ports?: PermifyPorts;
 }
@@ -202,6 +204,13 @@ function permifyArgs(
   ];
   if (options.engine === "postgres") {
     args.push(`--database-uri=${options.databaseUri}`, "--database-auto-migrate=true");
+  }
+  if (extra.grpcTls !== undefined) {
+    args.push(
+      "--grpc-tls-enabled=true",
+      `--grpc-tls-cert-path=${extra.grpcTls.certPath}`,
+      `--grpc-tls-key-path=${extra.grpcTls.keyPath}`,
+    );
   }
   if (extra.presharedKey !== undefined) {
     args.push(

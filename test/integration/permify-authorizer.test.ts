@@ -4,6 +4,10 @@
  * Faults are injected with gRPC client middleware (a stub in the call path, named as such) or by pausing
  * and stopping a server of the test's own.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { ClientError, type ClientMiddleware, Status } from "nice-grpc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -409,6 +413,94 @@ describeWithPermify("Permify adapter against a server of its own", () => {
       expect(await authorizer.check(viewCheck("a", "ann"))).toBe(true);
     } finally {
       await authorizer.close();
+    }
+  });
+});
+
+/** A CA and a server certificate for 127.0.0.1 signed by it, made with openssl for this run. */
+function makeCertificates(dir: string): { caPath: string; certPath: string; keyPath: string } {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=clearance test CA",
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+  );
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    file("server.key"),
+    "-out",
+    file("server.csr"),
+  );
+  writeFileSync(file("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  openssl(
+    "x509",
+    "-req",
+    "-days",
+    "1",
+    "-in",
+    file("server.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-extfile",
+    file("ext.cnf"),
+    "-out",
+    file("server.pem"),
+  );
+  return { caPath: file("ca.pem"), certPath: file("server.pem"), keyPath: file("server.key") };
+}
+
+describeWithPermify("Permify adapter over TLS", () => {
+  let server: PermifyServer;
+  let dir: string;
+  let caPem: Buffer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "clearance-tls-"));
+    const { caPath, certPath, keyPath } = makeCertificates(dir);
+    caPem = readFileSync(caPath);
+    server = await startPermify({ engine: "memory" }, { grpcTls: { certPath, keyPath } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("talks TLS to a server whose certificate the given CA signed, and refuses plaintext or another CA", async () => {
+    const endpoint = `localhost:${server.ports.grpc}`;
+    const tenant = uniqueTenant("tls");
+    const trusted = createPermifyAuthorizer({ endpoint, tenant, tls: { caPem } });
+    const plaintext = createPermifyAuthorizer({ endpoint, tenant, timeouts: { readMs: 1_000 } });
+    const systemRoots = createPermifyAuthorizer({ endpoint, tenant, tls: {}, timeouts: { readMs: 1_000 } });
+    try {
+      await trusted.writeSchema(SCHEMA);
+      await trusted.writeData({ tuples: tuples("document:a#viewer@user:ann") });
+      expect(await trusted.check(viewCheck("a", "ann"))).toBe(true);
+      for (const client of [plaintext, systemRoots]) {
+        const error = await client.check(viewCheck("a", "ann")).catch((e) => e);
+        expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+      }
+    } finally {
+      await Promise.all([trusted.close(), plaintext.close(), systemRoots.close()]);
     }
   });
 });
