@@ -18,6 +18,7 @@
  * whether the benchmark ran. With Permify it is also 1 when a list or a decision disagreed with the
  * generator's reference (a correctness bug, not a timing) or a measurement failed; 2 is bad usage.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -29,6 +30,7 @@ import { createPermifyAuthorizer } from "../src/adapters/permify/permify-authori
 import type { CheckRequest, Tuple } from "../src/core/authz-model.ts";
 import { lookupAllResources } from "../src/core/lookup-all.ts";
 import type { Authorizer, CheckOutcome } from "../src/ports/authorizer.ts";
+import { findPermifyBinary, startPermify } from "../test/helpers/permify-server.ts";
 import {
   type BankGraph,
   FULL_GRAPH,
@@ -39,7 +41,6 @@ import {
   seededRandom,
   viewableDocuments,
 } from "./authz-graph.ts";
-import { startLocalPermify } from "./permify-launcher.ts";
 
 const AIM_BULK_MEDIAN_MS = 2;
 const AIM_LIST_10_PERCENT_MEDIAN_MS = 20;
@@ -482,17 +483,33 @@ async function connectPermify(options: Options): Promise<PermifyConnection> {
       stop: () => authorizer.close(),
     };
   }
-  const server = await startLocalPermify();
+  // The test suite's launcher: free ports, readiness, and no Permify left behind if the benchmark dies.
+  const binary = findPermifyBinary();
+  if (binary === undefined) {
+    console.error("no Permify binary (PERMIFY_BIN, .tools/bin/permify or PATH): run npm run permify:install");
+    process.exit(2);
+  }
+  const server = await startPermify({ engine: "memory" });
   const authorizer = connect(server.endpoint);
   return {
     authorizer,
     description: `started by the benchmark on the memory engine, free ports (tenant ${tenant})`,
-    version: server.version,
+    version: permifyVersion(binary),
     async stop() {
       await authorizer.close();
       await server.stop();
     },
   };
+}
+
+/** The version a Permify binary reports (`permify version`), or "unknown". */
+function permifyVersion(binary: string): string {
+  try {
+    const out = execFileSync(binary, ["version"], { encoding: "utf8", timeout: 10_000, cwd: os.tmpdir() });
+    return /v\d+\.\d+\.\d+\S*/.exec(out)?.[0] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 /** The decisions both authorizers made on the same items, compared with each other and the reference. */
