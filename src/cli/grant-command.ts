@@ -12,11 +12,10 @@ import {
   describeAuthorizer,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   errorMessage,
   openCommandAuthorizer,
 } from "./command.ts";
-import { parseTupleArguments, TUPLE_HELP } from "./tuple-arguments.ts";
+import { tupleArgumentsOrExit } from "./tuple-arguments.ts";
 
 const usage = "grant <tuple>...";
 
@@ -26,30 +25,25 @@ export const grantCommand: CliCommand = {
   usage,
   async run(args, deps) {
     const { io } = deps;
-    const parsed = parseTupleArguments(args);
-    if ("help" in parsed) {
-      io.stdout(`usage: clearance ${usage}`);
-      for (const line of TUPLE_HELP) io.stdout(`  ${line}`);
-      io.stdout("  Several relationships are written in one transaction: all of them, or none.");
-      return EXIT_OK;
-    }
-    if ("problem" in parsed) {
-      io.stderr(`clearance grant: ${parsed.problem}`);
-      io.stderr(`usage: clearance ${usage}`);
-      return EXIT_USAGE;
-    }
-    if ("invalid" in parsed) {
-      io.stderr(`clearance grant: ${parsed.invalid}; nothing was written`);
-      return EXIT_FAILURE;
-    }
-    const texts = parsed.tuples.map(formatTuple);
+    const tuples = tupleArgumentsOrExit(
+      args,
+      io,
+      {
+        name: "grant",
+        usage,
+        help: ["Several relationships are written in one transaction: all of them, or none."],
+      },
+      "nothing was written",
+    );
+    if (typeof tuples === "number") return tuples;
+    const texts = tuples.map(formatTuple);
     let authorizer: Authorizer | undefined;
     try {
       const config = commandConfig(deps);
       authorizer = await openCommandAuthorizer(deps, config);
       let snapToken: string;
       try {
-        ({ snapToken } = await authorizer.writeData({ tuples: parsed.tuples }));
+        ({ snapToken } = await authorizer.writeData({ tuples }));
       } catch (error) {
         const where = describeAuthorizer(config);
         if (isAppError(error, "NOT_FOUND")) {

@@ -11,11 +11,10 @@ import {
   commandConfig,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   errorMessage,
   openCommandAuthorizer,
 } from "./command.ts";
-import { exactFilter, parseTupleArguments, TUPLE_HELP } from "./tuple-arguments.ts";
+import { exactFilter, tupleArgumentsOrExit } from "./tuple-arguments.ts";
 
 const usage = "revoke <tuple>...";
 
@@ -25,28 +24,25 @@ export const revokeCommand: CliCommand = {
   usage,
   async run(args, deps) {
     const { io } = deps;
-    const parsed = parseTupleArguments(args);
-    if ("help" in parsed) {
-      io.stdout(`usage: clearance ${usage}`);
-      for (const line of TUPLE_HELP) io.stdout(`  ${line}`);
-      io.stdout("  Each relationship is deleted exactly, in its own transaction; one that is not there is");
-      io.stdout("  reported and skipped.");
-      return EXIT_OK;
-    }
-    if ("problem" in parsed) {
-      io.stderr(`clearance revoke: ${parsed.problem}`);
-      io.stderr(`usage: clearance ${usage}`);
-      return EXIT_USAGE;
-    }
-    if ("invalid" in parsed) {
-      io.stderr(`clearance revoke: ${parsed.invalid}; nothing was revoked`);
-      return EXIT_FAILURE;
-    }
+    const tuples = tupleArgumentsOrExit(
+      args,
+      io,
+      {
+        name: "revoke",
+        usage,
+        help: [
+          "Each relationship is deleted exactly, in its own transaction; one that is not there is",
+          "reported and skipped.",
+        ],
+      },
+      "nothing was revoked",
+    );
+    if (typeof tuples === "number") return tuples;
     let authorizer: Authorizer | undefined;
     let revoked = 0;
     try {
       authorizer = await openCommandAuthorizer(deps, commandConfig(deps));
-      for (const tuple of parsed.tuples) {
+      for (const tuple of tuples) {
         const text = formatTuple(tuple);
         const filter = exactFilter(tuple);
         // Read first: a delete of nothing succeeds silently, and the operator should know.

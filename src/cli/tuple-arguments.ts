@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import type { Tuple, TupleFilter } from "../core/authz-model.ts";
 import { formatTuple, parseTuple } from "../core/permify-notation.ts";
-import { errorMessage } from "./command.ts";
+import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
 
 export type TupleArguments =
   | { readonly tuples: readonly Tuple[] }
@@ -60,4 +60,32 @@ export function exactFilter(tuple: Tuple): TupleFilter {
     relation: tuple.relation,
     subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
   };
+}
+
+/**
+ * The tuples of `grant <tuple>...` or `revoke <tuple>...`, or the exit code after printing help, a usage
+ * problem (2) or a positional that is not a relationship (1, saying `nothingDone`).
+ */
+export function tupleArgumentsOrExit(
+  args: readonly string[],
+  io: CliIo,
+  command: { readonly name: string; readonly usage: string; readonly help: readonly string[] },
+  nothingDone: string,
+): readonly Tuple[] | number {
+  const parsed = parseTupleArguments(args);
+  if ("help" in parsed) {
+    io.stdout(`usage: clearance ${command.usage}`);
+    for (const line of [...TUPLE_HELP, ...command.help]) io.stdout(`  ${line}`);
+    return EXIT_OK;
+  }
+  if ("problem" in parsed) {
+    io.stderr(`clearance ${command.name}: ${parsed.problem}`);
+    io.stderr(`usage: clearance ${command.usage}`);
+    return EXIT_USAGE;
+  }
+  if ("invalid" in parsed) {
+    io.stderr(`clearance ${command.name}: ${parsed.invalid}; ${nothingDone}`);
+    return EXIT_FAILURE;
+  }
+  return parsed.tuples;
 }
