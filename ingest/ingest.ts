@@ -23,7 +23,7 @@
  */
 
 import { type CompiledSchema, compileSchema } from "../src/adapters/embedded-authz/schema-compiler.ts";
-import type { Tuple, TupleFilter } from "../src/core/authz-model.ts";
+import { exactTupleFilter, type Tuple, type TupleFilter } from "../src/core/authz-model.ts";
 import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
 import { AppError, isAppError } from "../src/core/errors.ts";
 import { formatSubject, formatTuple } from "../src/core/permify-notation.ts";
@@ -415,7 +415,7 @@ async function applyRelationshipSync(sync: RelationshipSync, authorizer: Authori
   const deleted: Tuple[] = [];
   try {
     for (const tuple of sync.stale) {
-      await authorizer.deleteData({ tuples: exactFilter(tuple) });
+      await authorizer.deleteData({ tuples: exactTupleFilter(tuple) });
       deleted.push(tuple);
     }
     if (sync.missing.length > 0) await authorizer.writeData({ tuples: sync.missing });
@@ -436,20 +436,8 @@ async function applyRelationshipSync(sync: RelationshipSync, authorizer: Authori
 
 /** Reverses an applied sync: removes what it wrote (first, so access only narrows), restores what it deleted. */
 async function undoRelationshipSync(sync: RelationshipSync, authorizer: Authorizer): Promise<void> {
-  for (const tuple of sync.missing) await authorizer.deleteData({ tuples: exactFilter(tuple) });
+  for (const tuple of sync.missing) await authorizer.deleteData({ tuples: exactTupleFilter(tuple) });
   if (sync.stale.length > 0) await authorizer.writeData({ tuples: sync.stale });
-}
-
-/**
- * A filter matching exactly one tuple. The subject relation is always given (`""` for none) so that
- * deleting `team:x` does not also delete `team:x#member`.
- */
-function exactFilter(tuple: Tuple): TupleFilter {
-  return {
-    entity: { type: tuple.entity.type, ids: [tuple.entity.id] },
-    relation: tuple.relation,
-    subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
-  };
 }
 
 function messageOf(error: unknown): string {

@@ -4,6 +4,7 @@
  * `team:x#member`. A relationship that is not there (whatever the reason: never granted, already revoked,
  * or not even possible under the schema) is reported and skipped, with exit 0.
  */
+import { exactTupleFilter } from "../core/authz-model.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import {
@@ -14,7 +15,7 @@ import {
   errorMessage,
   openCommandAuthorizer,
 } from "./command.ts";
-import { exactFilter, tupleArgumentsOrExit } from "./tuple-arguments.ts";
+import { tupleArgumentsOrExit } from "./tuple-arguments.ts";
 
 const usage = "revoke <tuple>...";
 
@@ -44,7 +45,7 @@ export const revokeCommand: CliCommand = {
       authorizer = await openCommandAuthorizer(deps, commandConfig(deps));
       for (const tuple of tuples) {
         const text = formatTuple(tuple);
-        const filter = exactFilter(tuple);
+        const filter = exactTupleFilter(tuple);
         // Read first: a delete of nothing succeeds silently, and the operator should know.
         const existing = await authorizer.readRelationships({ filter, pageSize: 1 });
         if (existing.tuples.length === 0) {

@@ -1,6 +1,6 @@
 /** The positional relationships of `clearance grant` and `clearance revoke`, in Permify's notation. */
 import { parseArgs } from "node:util";
-import type { Tuple, TupleFilter } from "../core/authz-model.ts";
+import type { Tuple } from "../core/authz-model.ts";
 import { formatTuple, parseTuple } from "../core/permify-notation.ts";
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
 
@@ -49,18 +49,6 @@ export const TUPLE_HELP = [
   "         collection:risk-reports#viewer@team:risk#member",
   "The authorizer comes from the environment (AUTHZ, PERMIFY_*); see the README's configuration table.",
 ];
-
-/**
- * A filter matching exactly one tuple. The subject relation is always given (`""` for none), so that
- * revoking `team:x` does not also revoke `team:x#member`.
- */
-export function exactFilter(tuple: Tuple): TupleFilter {
-  return {
-    entity: { type: tuple.entity.type, ids: [tuple.entity.id] },
-    relation: tuple.relation,
-    subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
-  };
-}
 
 /**
  * The tuples of `grant <tuple>...` or `revoke <tuple>...`, or the exit code after printing help, a usage

@@ -81,6 +81,18 @@ export interface TupleFilter {
   readonly subject?: { readonly type?: string; readonly ids?: readonly string[]; readonly relation?: string };
 }
 
+/**
+ * A filter matching exactly `tuple`. The subject relation is always given (`""` for none), so that deleting
+ * `team:x` does not also delete `team:x#member`.
+ */
+export function exactTupleFilter(tuple: Tuple): TupleFilter {
+  return {
+    entity: { type: tuple.entity.type, ids: [tuple.entity.id] },
+    relation: tuple.relation,
+    subject: { type: tuple.subject.type, ids: [tuple.subject.id], relation: tuple.subject.relation ?? "" },
+  };
+}
+
 /** Selects attributes of entities of one type, optionally only some ids and some attribute names. */
 export interface AttributeFilter {
   readonly entity: { readonly type: string; readonly ids?: readonly string[] };
