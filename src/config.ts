@@ -74,6 +74,15 @@ const environmentSchema = z.object({
   PERMIFY_WRITE_TIMEOUT_MS: integer(10_000, 100, 600_000),
   PERMIFY_DEPTH: integer(50, 3, 10_000),
   AUTHZ_SCHEMA_FILE: z.string().trim().min(1).default("fixtures/schema.perm"),
+  VECTORS: z.enum(["embedded", "qdrant"]).default("embedded"),
+  QDRANT_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  QDRANT_API_KEY: optionalText,
+  QDRANT_COLLECTION: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,255}$/, "must be letters, digits, _, . or -")
+    .default("clearance"),
+  QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -147,7 +156,20 @@ export interface Config {
   readonly openai?: ModelConfig;
   readonly retrieval: { readonly defaultK: number; readonly maxK: number; readonly queryMaxChars: number };
   readonly authz: AuthzConfig;
+  readonly vectors: VectorsConfig;
 }
+
+/** Where chunks live: the data directory (embedded), or a Qdrant collection. */
+export type VectorsConfig =
+  | { readonly kind: "embedded" }
+  | {
+      readonly kind: "qdrant";
+      readonly url: string;
+      /** A secret: never logged, never in a message. */
+      readonly apiKey?: string;
+      readonly collection: string;
+      readonly timeoutMs: number;
+    };
 
 /** Reads and checks the environment. Throws `BAD_REQUEST` naming every bad key and why. */
 export function loadConfig(env: Environment): Config {
@@ -163,6 +185,7 @@ export function loadConfig(env: Environment): Config {
   }
   const auth = authConfig(e, problems);
   const authz = authzConfig(e, problems);
+  const vectors = vectorsConfig(e, problems);
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
@@ -190,6 +213,28 @@ export function loadConfig(env: Environment): Config {
       queryMaxChars: e.QUERY_MAX_CHARS,
     },
     authz: authz as AuthzConfig,
+    vectors: vectors as VectorsConfig,
+  };
+}
+
+function vectorsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): VectorsConfig | undefined {
+  if (e.VECTORS === "embedded") {
+    // As with PERMIFY_ENDPOINT: a Qdrant URL must not be silently ignored in favour of the data directory.
+    if (e.QDRANT_URL !== undefined) {
+      problems.push("VECTORS: set VECTORS=qdrant to use QDRANT_URL (or unset QDRANT_URL)");
+    }
+    return { kind: "embedded" };
+  }
+  if (e.QDRANT_URL === undefined) {
+    problems.push("QDRANT_URL: required when VECTORS=qdrant");
+    return undefined;
+  }
+  return {
+    kind: "qdrant",
+    url: e.QDRANT_URL,
+    ...(e.QDRANT_API_KEY === undefined ? {} : { apiKey: e.QDRANT_API_KEY }),
+    collection: e.QDRANT_COLLECTION,
+    timeoutMs: e.QDRANT_TIMEOUT_MS,
   };
 }
 

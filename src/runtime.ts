@@ -1,7 +1,8 @@
 /**
  * Chooses the adapters for a configuration: the only place besides the CLI that knows which exist.
  * Embedded defaults need no server; a Permify server replaces the embedded authorizer when AUTHZ=permify,
- * and an OpenAI-compatible endpoint replaces the embedder and the answerer when OPENAI_API_KEY is set.
+ * Qdrant replaces the embedded vector store when VECTORS=qdrant, and an OpenAI-compatible endpoint
+ * replaces the embedder and the answerer when OPENAI_API_KEY is set.
  */
 import { readFile } from "node:fs/promises";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
@@ -15,6 +16,7 @@ import {
   createScratchPermifyAuthorizer,
   type PermifyAuthorizerOptions,
 } from "./adapters/permify/permify-authorizer.ts";
+import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
 import type { Config, PermifyConfig } from "./config.ts";
 import { AppError } from "./core/errors.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
@@ -114,10 +116,16 @@ export async function openRuntime(config: Config, options: AuthorizerOptions = {
   const authorizer = await openAuthorizer(config, options);
   let vectorStore: VectorStore;
   try {
-    vectorStore = await createEmbeddedVectorStore({
-      dataDir: config.dataDir,
-      dimensions: embedder.dimensions,
-    });
+    vectorStore =
+      config.vectors.kind === "qdrant"
+        ? await createQdrantVectorStore({
+            url: config.vectors.url,
+            ...(config.vectors.apiKey === undefined ? {} : { apiKey: config.vectors.apiKey }),
+            collection: config.vectors.collection,
+            dimensions: embedder.dimensions,
+            timeoutMs: config.vectors.timeoutMs,
+          })
+        : await createEmbeddedVectorStore({ dataDir: config.dataDir, dimensions: embedder.dimensions });
   } catch (error) {
     await authorizer.close();
     throw error;

@@ -5,6 +5,13 @@ export interface VectorSearchRequest {
   /** How many chunks to return at most. */
   readonly k: number;
   /**
+   * How many of the best results to skip first (default 0), for a retrieval engine that pages further down
+   * the ranking: the same query with offsets 0, k, 2k, ... yields consecutive pages of one ranking (best
+   * first, ties by chunk id ascending), with no gaps or repeats while the store is unchanged. A non-negative
+   * integer; anything else is `BAD_REQUEST`. An offset past the end returns nothing.
+   */
+  readonly offset?: number;
+  /**
    * When present, only chunks whose resource is in this set are candidates (pre-filtering). An empty set
    * matches nothing. When absent, every chunk is a candidate: only trusted callers (benchmarks, the
    * post-filter strategy that checks every result) may search without it.
@@ -30,7 +37,10 @@ export interface VectorStore {
   /** Removes every chunk of `documentId`; resolves how many were removed (0 when it had none). */
   deleteDocument(documentId: string): Promise<number>;
 
-  /** The k chunks most similar to the query by cosine, best first; ties broken by chunk id ascending. */
+  /**
+   * The k chunks most similar to the query by cosine after skipping the first `offset`, best first; ties
+   * broken by chunk id ascending.
+   */
   search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]>;
 
   /** The ids of the documents that have at least one chunk, ascending. */

@@ -101,6 +101,8 @@ export async function createSmallBank(
     backing?: Authorizer;
     /** Serves from this authorizer instead (e.g. a fault-injecting wrapper around `bank.authorizer`). */
     authorizer?: Authorizer;
+    /** Serves from this vector store instead of the bank's embedded one (e.g. one whose upstream fails). */
+    vectorStore?: VectorStore;
     chatModel?: ChatModel;
     /** Replaces the memory audit log in the app (e.g. one that fails); `auditLog` then stays empty. */
     failingAuditLog?: AuditLog;
@@ -139,7 +141,7 @@ export async function createSmallBank(
   const auditLog = createMemoryAuditLog();
   const app = createApp({
     authorizer: options.authorizer ?? authorizer,
-    vectorStore,
+    vectorStore: options.vectorStore ?? vectorStore,
     embedder,
     chatModel: countingModel,
     auditLog: options.failingAuditLog ?? auditLog,

@@ -178,4 +178,46 @@ describe("loadConfig", () => {
     // An endpoint with the embedded authorizer would authorize from the local data directory unnoticed.
     expect(problemsOf({ PERMIFY_ENDPOINT: "permify:3478" })).toContain("AUTHZ");
   });
+
+  it("keeps chunks in the data directory by default, and in Qdrant with VECTORS=qdrant", () => {
+    expect(loadConfig({}).vectors).toEqual({ kind: "embedded" });
+    expect(loadConfig({ VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333" }).vectors).toEqual({
+      kind: "qdrant",
+      url: "http://qdrant:6333",
+      collection: "clearance",
+      timeoutMs: 5_000,
+    });
+    expect(
+      loadConfig({
+        VECTORS: "qdrant",
+        QDRANT_URL: "https://qdrant.bank.internal:6333",
+        QDRANT_API_KEY: "qdrant-secret",
+        QDRANT_COLLECTION: "bank-chunks",
+        QDRANT_TIMEOUT_MS: "1500",
+      }).vectors,
+    ).toEqual({
+      kind: "qdrant",
+      url: "https://qdrant.bank.internal:6333",
+      apiKey: "qdrant-secret",
+      collection: "bank-chunks",
+      timeoutMs: 1_500,
+    });
+  });
+
+  it("refuses Qdrant settings that would not do what was meant, never echoing the API key", () => {
+    const missing = problemsOf({ VECTORS: "qdrant", QDRANT_API_KEY: "qdrant-secret" });
+    expect(missing).toContain("QDRANT_URL: required when VECTORS=qdrant");
+    expect(missing).not.toContain("qdrant-secret");
+    const malformed = problemsOf({
+      VECTORS: "qdrant",
+      QDRANT_API_KEY: "qdrant-secret",
+      QDRANT_COLLECTION: "a/b",
+    });
+    expect(malformed).toContain("QDRANT_COLLECTION");
+    expect(malformed).not.toContain("qdrant-secret");
+    expect(problemsOf({ VECTORS: "qdrant", QDRANT_URL: "qdrant:6333" })).toContain("QDRANT_URL");
+    expect(problemsOf({ VECTORS: "pinecone" })).toContain("VECTORS");
+    // A Qdrant URL with the embedded store would keep chunks in the local data directory unnoticed.
+    expect(problemsOf({ QDRANT_URL: "http://qdrant:6333" })).toContain("VECTORS");
+  });
 });

@@ -83,13 +83,18 @@ class EmbeddedVectorStore implements VectorStore {
 
   async search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]> {
     this.assertOpen();
-    const { k, resources } = request;
+    const { k, resources, offset = 0 } = request;
     if (!Number.isSafeInteger(k) || k < 0)
       throw new AppError("BAD_REQUEST", "k must be a non-negative integer");
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new AppError("BAD_REQUEST", "offset must be a non-negative integer");
     checkResources(resources);
     const query = prepareQuery(request.vector, this.index.dimensions);
     this.refresh();
-    return this.index.search(query, k, resources);
+    if (k === 0) return [];
+    // The exact ranking is deterministic, so a page is the top k+offset cut at offset.
+    const ranked = this.index.search(query, k + offset, resources);
+    return offset === 0 ? ranked : ranked.slice(offset);
   }
 
   async listDocuments(): Promise<readonly string[]> {

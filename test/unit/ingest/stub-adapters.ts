@@ -74,7 +74,7 @@ export function withFailingReplace(
     search: (request) => inner.search(request),
     listDocuments: () => inner.listDocuments(),
     documentChunks: (documentId) => inner.documentChunks(documentId),
-    count: () => inner.count(),
+    count: (resources) => inner.count(resources),
     probe: () => inner.probe(),
     close: () => inner.close(),
   };

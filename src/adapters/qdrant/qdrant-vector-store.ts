@@ -1,0 +1,357 @@
+/**
+ * The VectorStore port over Qdrant's REST API (@qdrant/js-client-rest). Each chunk is one point whose
+ * payload carries everything the port returns (text, title, ids, resource, tenant, ACL metadata); the
+ * point id is a UUID derived from the chunk id, which Qdrant requires.
+ *
+ * Searches are exact (`params.exact`), so results equal the embedded store's exact scan; the resource set
+ * is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches wrongly). Every
+ * transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`.
+ */
+import { createHash } from "node:crypto";
+import { QdrantClient } from "@qdrant/js-client-rest";
+import { z } from "zod";
+import type { EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
+import { AppError } from "../../core/errors.ts";
+import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
+
+export interface QdrantVectorStoreOptions {
+  readonly url: string;
+  readonly apiKey?: string;
+  readonly collection: string;
+  /** The embedder's vector size; an existing collection of another size is refused. */
+  readonly dimensions: number;
+  /** Every request's deadline (default 5,000 ms). */
+  readonly timeoutMs?: number;
+  /** Written into every point as `tenant_id` (indexed with `is_tenant`); default "default". */
+  readonly tenantId?: string;
+  /** Points per upsert call (default 256). */
+  readonly batchSize?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_BATCH_SIZE = 256;
+const SCROLL_PAGE = 1_000;
+/** Keyword-indexed payload fields: what searches and deletes filter by. */
+const INDEXED_FIELDS = ["resource", "document_id", "tenant_id", "collection", "customer", "owner"] as const;
+
+const payloadSchema = z.object({
+  chunk_id: z.string(),
+  resource: z.string(),
+  document_id: z.string(),
+  section_id: z.string().nullish(),
+  title: z.string(),
+  text: z.string(),
+  ordinal: z.number().int(),
+  tenant_id: z.string(),
+  collection: z.string(),
+  owner: z.string(),
+  customer: z.string().nullish(),
+});
+const scoredPointSchema = z.object({ score: z.number(), payload: payloadSchema });
+const pointSchema = z.object({ payload: payloadSchema });
+
+export async function createQdrantVectorStore(options: QdrantVectorStoreOptions): Promise<VectorStore> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const client = new QdrantClient({
+    url: options.url,
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    // The client's own timeout is in milliseconds; each call also passes an AbortSignal-free deadline.
+    timeout: timeoutMs,
+    checkCompatibility: false,
+  });
+  const store = new QdrantVectorStore(client, options, timeoutMs);
+  await store.ensureCollection();
+  return store;
+}
+
+class QdrantVectorStore implements VectorStore {
+  private closed = false;
+  private readonly tenantId: string;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly client: QdrantClient,
+    private readonly options: QdrantVectorStoreOptions,
+    private readonly timeoutMs: number,
+  ) {
+    this.tenantId = options.tenantId ?? "default";
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  }
+
+  /** Creates the collection and its payload indexes when missing; refuses one of another vector size. */
+  async ensureCollection(): Promise<void> {
+    const { collection, dimensions } = this.options;
+    const exists = await this.call("checking the collection", () => this.client.collectionExists(collection));
+    if (!exists.exists) {
+      await this.call("creating the collection", () =>
+        this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
+      );
+    } else {
+      const info = await this.call("reading the collection", () => this.client.getCollection(collection));
+      const vectors = info.config?.params?.vectors as { size?: number; distance?: string } | undefined;
+      if (vectors?.size !== dimensions || vectors?.distance !== "Cosine") {
+        throw new AppError(
+          "BAD_REQUEST",
+          `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
+            `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
+            "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+        );
+      }
+    }
+    for (const field of INDEXED_FIELDS) {
+      await this.call(`indexing ${field}`, () =>
+        this.client.createPayloadIndex(collection, {
+          wait: true,
+          field_name: field,
+          field_schema: field === "tenant_id" ? { type: "keyword", is_tenant: true } : "keyword",
+        }),
+      );
+    }
+  }
+
+  /**
+   * Qdrant has no transaction over several operations: the new chunks are upserted first, then the
+   * document's chunks that are not among them are deleted. A failure in between leaves both (each with the
+   * resource it was written with, so nothing becomes readable that was not), and a retry completes it.
+   */
+  async replaceDocument(documentId: string, chunks: readonly EmbeddedChunk[]): Promise<void> {
+    this.assertOpen();
+    for (const chunk of chunks) {
+      if (chunk.documentId !== documentId) {
+        throw new AppError(
+          "BAD_REQUEST",
+          `chunk ${chunk.id} belongs to ${chunk.documentId}, not ${documentId}`,
+        );
+      }
+      if (chunk.vector.length !== this.options.dimensions) {
+        throw new AppError(
+          "BAD_REQUEST",
+          `chunk ${chunk.id} has a vector of size ${chunk.vector.length}, not ${this.options.dimensions}`,
+        );
+      }
+    }
+    for (let start = 0; start < chunks.length; start += this.batchSize) {
+      const batch = chunks.slice(start, start + this.batchSize);
+      await this.call("writing chunks", () =>
+        this.client.upsert(this.options.collection, {
+          wait: true,
+          points: batch.map((chunk) => ({
+            id: pointId(chunk.id),
+            vector: Array.from(chunk.vector),
+            payload: this.payloadOf(chunk),
+          })),
+        }),
+      );
+    }
+    await this.call("deleting replaced chunks", () =>
+      this.client.delete(this.options.collection, {
+        wait: true,
+        filter: {
+          must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }],
+          ...(chunks.length === 0
+            ? {}
+            : { must_not: [{ has_id: chunks.map((chunk) => pointId(chunk.id)) }] }),
+        },
+      }),
+    );
+  }
+
+  async deleteDocument(documentId: string): Promise<number> {
+    const filter = { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] };
+    const counted = await this.call("counting a document's chunks", () =>
+      this.client.count(this.options.collection, { filter, exact: true }),
+    );
+    if (counted.count === 0) return 0;
+    await this.call("deleting a document", () =>
+      this.client.delete(this.options.collection, { wait: true, filter }),
+    );
+    return counted.count;
+  }
+
+  async search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]> {
+    this.assertOpen();
+    const offset = request.offset ?? 0;
+    if (!Number.isSafeInteger(request.k) || request.k < 1) {
+      throw new AppError("BAD_REQUEST", `k must be a positive integer, got ${request.k}`);
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new AppError("BAD_REQUEST", `offset must be a non-negative integer, got ${offset}`);
+    }
+    if (request.vector.length !== this.options.dimensions) {
+      throw new AppError("BAD_REQUEST", `the query vector has size ${request.vector.length}`);
+    }
+    if (request.resources !== undefined && request.resources.size === 0) return [];
+    const must: object[] = [this.tenantCondition()];
+    if (request.resources !== undefined) {
+      must.push({ key: "resource", match: { any: [...request.resources] } });
+    }
+    const response = await this.call("searching", () =>
+      this.client.query(this.options.collection, {
+        query: Array.from(request.vector),
+        limit: request.k,
+        offset,
+        filter: { must },
+        params: { exact: true },
+        with_payload: true,
+      }),
+    );
+    const points = this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points;
+    const results = points.map((point) => ({ ...chunkOf(point.payload), score: point.score }));
+    if (request.resources !== undefined) {
+      for (const result of results) {
+        if (!request.resources.has(result.resource)) {
+          throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested resources");
+        }
+      }
+    }
+    // Qdrant leaves the order of equal scores open; the port breaks ties by chunk id.
+    return results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async listDocuments(): Promise<readonly string[]> {
+    const ids = new Set<string>();
+    await this.scrollAll({ must: [this.tenantCondition()] }, (payload) => ids.add(payload.document_id));
+    return [...ids].sort();
+  }
+
+  async documentChunks(documentId: string): Promise<readonly ScoredChunk[]> {
+    const chunks: ScoredChunk[] = [];
+    await this.scrollAll(
+      { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] },
+      (payload) => chunks.push({ ...chunkOf(payload), score: 0 }),
+    );
+    return chunks.sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  async count(resources?: ReadonlySet<string>): Promise<number> {
+    if (resources !== undefined && resources.size === 0) return 0;
+    const must: object[] = [this.tenantCondition()];
+    if (resources !== undefined) must.push({ key: "resource", match: { any: [...resources] } });
+    const counted = await this.call("counting chunks", () =>
+      this.client.count(this.options.collection, { filter: { must }, exact: true }),
+    );
+    return counted.count;
+  }
+
+  async probe(): Promise<void> {
+    this.assertOpen();
+    await this.call("the readiness probe", () => this.client.collectionExists(this.options.collection));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async scrollAll(
+    filter: { must: object[] },
+    visit: (payload: z.infer<typeof payloadSchema>) => void,
+  ): Promise<void> {
+    this.assertOpen();
+    let offset: string | number | undefined;
+    const seen = new Set<string | number>();
+    do {
+      const page = await this.call("reading chunks", () =>
+        this.client.scroll(this.options.collection, {
+          filter,
+          limit: SCROLL_PAGE,
+          with_payload: true,
+          with_vector: false,
+          ...(offset === undefined ? {} : { offset }),
+        }),
+      );
+      const parsed = this.parse(
+        z.object({
+          points: z.array(pointSchema),
+          next_page_offset: z.union([z.string(), z.number()]).nullish(),
+        }),
+        page,
+        "a scroll",
+      );
+      for (const point of parsed.points) visit(point.payload);
+      offset = parsed.next_page_offset ?? undefined;
+      if (offset !== undefined) {
+        // A page offset that comes back would loop forever; fail rather than return a partial list.
+        if (seen.has(offset)) throw new AppError("UPSTREAM_UNAVAILABLE", "Qdrant repeated a scroll offset");
+        seen.add(offset);
+      }
+    } while (offset !== undefined);
+  }
+
+  private payloadOf(chunk: EmbeddedChunk): Record<string, unknown> {
+    return {
+      chunk_id: chunk.id,
+      resource: chunk.resource,
+      document_id: chunk.documentId,
+      section_id: chunk.sectionId ?? null,
+      title: chunk.title,
+      text: chunk.text,
+      ordinal: chunk.ordinal,
+      tenant_id: this.tenantId,
+      collection: chunk.metadata.collection,
+      owner: chunk.metadata.owner,
+      customer: chunk.metadata.customer ?? null,
+    };
+  }
+
+  private tenantCondition() {
+    return { key: "tenant_id", match: { value: this.tenantId } };
+  }
+
+  private parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      throw new AppError("UPSTREAM_UNAVAILABLE", `Qdrant answered ${what} with an unexpected shape`, {
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+
+  /** One call with the store's deadline; any failure is UPSTREAM_UNAVAILABLE naming what was being done. */
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AppError("UPSTREAM_UNAVAILABLE", `Qdrant did not answer ${what} in time`)),
+        this.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run(), deadline]);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError("UPSTREAM_UNAVAILABLE", `Qdrant failed ${what}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new AppError("UPSTREAM_UNAVAILABLE", "the Qdrant vector store is closed");
+  }
+}
+
+/** Qdrant point ids are unsigned integers or UUIDs: a UUID (v8 layout) from the chunk id's SHA-256. */
+export function pointId(chunkId: string): string {
+  const hex = createHash("sha256").update(chunkId).digest("hex");
+  const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function chunkOf(payload: z.infer<typeof payloadSchema>): Omit<ScoredChunk, "score"> {
+  return {
+    id: payload.chunk_id,
+    resource: payload.resource,
+    documentId: payload.document_id,
+    ...(payload.section_id ? { sectionId: payload.section_id } : {}),
+    title: payload.title,
+    text: payload.text,
+    ordinal: payload.ordinal,
+    metadata: {
+      collection: payload.collection,
+      owner: payload.owner,
+      ...(payload.customer ? { customer: payload.customer } : {}),
+    },
+  };
+}

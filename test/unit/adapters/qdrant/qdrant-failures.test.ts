@@ -1,0 +1,190 @@
+/**
+ * The Qdrant adapter against a local stub of Qdrant's REST API (a stub: Qdrant itself has no binary that
+ * installs here; the adapter's contract suite runs against a real Qdrant when QDRANT_URL is set). The stub
+ * answers the collection calls the adapter makes at start correctly, and fails searches the way a broken
+ * or overloaded Qdrant does: a 5xx, a malformed body, no answer at all, a refused connection.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHashingEmbedder } from "../../../../src/adapters/offline/hashing-embedder.ts";
+import { createQdrantVectorStore, pointId } from "../../../../src/adapters/qdrant/qdrant-vector-store.ts";
+import { isAppError } from "../../../../src/core/errors.ts";
+import type { VectorStore } from "../../../../src/ports/vector-store.ts";
+import { createSmallBank, postJson } from "../../../helpers/small-bank.ts";
+import { signTestToken } from "../../../helpers/test-identity.ts";
+
+const DIMENSIONS = createHashingEmbedder().dimensions;
+const COLLECTION = "stub-collection";
+
+type SearchFault = "5xx" | "malformed" | "hang" | "outside-resources";
+
+interface QdrantStub {
+  readonly url: string;
+  searches: number;
+  close(): Promise<void>;
+}
+
+function reply(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+/** A stub of the few Qdrant REST routes the adapter calls, with searches failing as `fault` says. */
+async function startQdrantStub(
+  fault: SearchFault,
+  options: { vectorSize?: number } = {},
+): Promise<QdrantStub> {
+  const stub = { searches: 0 } as { searches: number };
+  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? "").split("?")[0] ?? "";
+    request.resume();
+    const ok = (result: unknown) => reply(response, 200, { result, status: "ok", time: 0 });
+    if (request.method === "GET" && path === `/collections/${COLLECTION}/exists`) return ok({ exists: true });
+    if (request.method === "GET" && path === `/collections/${COLLECTION}`) {
+      return ok({
+        status: "green",
+        config: { params: { vectors: { size: options.vectorSize ?? DIMENSIONS, distance: "Cosine" } } },
+      });
+    }
+    if (request.method === "PUT" && path === `/collections/${COLLECTION}/index`) {
+      return ok({ operation_id: 1, status: "completed" });
+    }
+    if (request.method === "POST" && path === `/collections/${COLLECTION}/points/count`)
+      return ok({ count: 5 });
+    if (request.method === "POST" && path === `/collections/${COLLECTION}/points/query`) {
+      stub.searches += 1;
+      switch (fault) {
+        case "5xx":
+          return reply(response, 503, { status: { error: "Service Unavailable: overloaded" }, time: 0 });
+        case "malformed":
+          return ok({ points: [{ id: 1, score: "high", payload: { text: "no ids here" } }] });
+        case "hang":
+          return; // never answers
+        case "outside-resources":
+          return ok({
+            points: [
+              {
+                id: pointId("exec-memo:0"),
+                score: 0.9,
+                payload: {
+                  chunk_id: "exec-memo:0",
+                  resource: "document:exec-memo",
+                  document_id: "exec-memo",
+                  title: "Executive memo",
+                  text: "The branch closes.",
+                  ordinal: 0,
+                  tenant_id: "default",
+                  collection: "executive",
+                  owner: "user:victor",
+                },
+              },
+            ],
+          });
+      }
+    }
+    reply(response, 404, { status: { error: `stub: no route ${request.method} ${path}` }, time: 0 });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(stub, {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((item) => item.close()));
+});
+
+async function openAgainst(stub: QdrantStub, timeoutMs = 500): Promise<VectorStore> {
+  const store = await createQdrantVectorStore({
+    url: stub.url,
+    collection: COLLECTION,
+    dimensions: DIMENSIONS,
+    timeoutMs,
+  });
+  opened.push(store);
+  return store;
+}
+
+const query = () => createHashingEmbedder().embedQuery("is the branch closing");
+
+describe("Qdrant adapter against a failing Qdrant (stub server)", () => {
+  it.each(["5xx", "malformed", "hang"] as const)(
+    "a search answered with %s is UPSTREAM_UNAVAILABLE",
+    async (fault) => {
+      const stub = await startQdrantStub(fault);
+      opened.push(stub);
+      const store = await openAgainst(stub);
+      const started = performance.now();
+      const error = await store
+        .search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) })
+        .catch((e) => e);
+      expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(stub.searches).toBeGreaterThan(0);
+    },
+  );
+
+  it("never returns a chunk outside the requested resources, whatever Qdrant answers", async () => {
+    const stub = await startQdrantStub("outside-resources");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    const error = await store
+      .search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) })
+      .catch((e) => e);
+    expect(isAppError(error)).toBe(true);
+    expect(error.code).not.toBe("BAD_REQUEST");
+  });
+
+  it("does not ask Qdrant at all for an empty resource set", async () => {
+    const stub = await startQdrantStub("5xx");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    expect(await store.search({ vector: await query(), k: 3, resources: new Set() })).toEqual([]);
+    expect(stub.searches).toBe(0);
+  });
+
+  it("refuses a collection whose vectors are another size, naming both sizes", async () => {
+    const stub = await startQdrantStub("5xx", { vectorSize: 1536 });
+    opened.push(stub);
+    const error = await openAgainst(stub).catch((e) => e);
+    expect(isAppError(error, "BAD_REQUEST")).toBe(true);
+    expect(error.message).toContain("1536");
+    expect(error.message).toContain(String(DIMENSIONS));
+  });
+
+  it("is UPSTREAM_UNAVAILABLE when the connection is refused", async () => {
+    const stub = await startQdrantStub("5xx");
+    await stub.close();
+    const error = await openAgainst(stub).catch((e) => e);
+    expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+  });
+
+  it.each(["5xx", "malformed", "hang"] as const)(
+    "through the app, a search answered with %s is a 503 with no passage and no model call",
+    async (fault) => {
+      const stub = await startQdrantStub(fault);
+      opened.push(stub);
+      const store = await openAgainst(stub);
+      const bank = await createSmallBank({ vectorStore: store });
+      const token = await signTestToken();
+      for (const route of ["/v1/search", "/v1/answer"]) {
+        const calls = bank.modelCalls();
+        const response = await postJson(bank.app, route, { query: "card transaction dispute" }, token);
+        expect(response.status).toBe(503);
+        const body = (await response.json()) as { error?: { code: string }; passages?: unknown };
+        expect(body.error?.code).toBe("UPSTREAM_UNAVAILABLE");
+        expect(body.passages).toBeUndefined();
+        expect(bank.modelCalls()).toBe(calls);
+      }
+      expect(stub.searches, "the failure came from the search itself").toBeGreaterThanOrEqual(2);
+    },
+  );
+});
