@@ -87,7 +87,9 @@ describe("docker-compose.yml", () => {
       const uses = Object.values(services).flatMap((service) =>
         Object.values(service.environment ?? {}).map(String),
       );
-      expect(() => uses.forEach((value) => interpolate(value, partial)), missing).toThrow(missing);
+      expect(() => {
+        for (const value of uses) interpolate(value, partial);
+      }, missing).toThrow(missing);
     }
   });
 
