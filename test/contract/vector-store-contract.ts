@@ -19,6 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EmbeddedChunk, ScoredChunk } from "../../src/core/chunk.ts";
 import { isAppError } from "../../src/core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../src/ports/vector-store.ts";
+import { cosine } from "../helpers/cosine.ts";
 
 export interface VectorStoreOpenOptions {
   readonly dimensions: number;
@@ -84,18 +85,6 @@ function withoutVector(chunk: EmbeddedChunk): Omit<EmbeddedChunk, "vector"> {
 function withoutScore(chunk: ScoredChunk): Omit<ScoredChunk, "score"> {
   const { score: _score, ...rest } = chunk;
   return rest;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 function byId(a: { id: string }, b: { id: string }): number {

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { createEmbeddedVectorStore } from "../../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import type { EmbeddedChunk } from "../../../../src/core/chunk.ts";
 import type { VectorStore } from "../../../../src/ports/vector-store.ts";
+import { cosine } from "../../../helpers/cosine.ts";
 
 function runParameters(numRuns: number): fc.Parameters<unknown> {
   const seed = process.env.FC_SEED;
@@ -102,18 +103,6 @@ function toChunks(op: Extract<Op, { kind: "replace" }>): EmbeddedChunk[] {
     metadata: { collection: "c", owner: "user:u" },
     vector: Float32Array.from(c.vector),
   }));
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 const EPSILON = 1e-6;
