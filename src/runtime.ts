@@ -93,6 +93,24 @@ async function permifyOptions(authz: PermifyConfig): Promise<PermifyAuthorizerOp
   };
 }
 
+/** Opens the configured vector store for vectors of `dimensions` (the embedder's). */
+export async function openVectorStore(
+  config: Config,
+  options: { readonly dimensions: number },
+): Promise<VectorStore> {
+  const { vectors } = config;
+  if (vectors.kind === "embedded") {
+    return createEmbeddedVectorStore({ dataDir: config.dataDir, dimensions: options.dimensions });
+  }
+  return createQdrantVectorStore({
+    url: vectors.url,
+    ...(vectors.apiKey === undefined ? {} : { apiKey: vectors.apiKey }),
+    collection: vectors.collection,
+    dimensions: options.dimensions,
+    timeoutMs: vectors.timeoutMs,
+  });
+}
+
 export async function openRuntime(config: Config, options: AuthorizerOptions = {}): Promise<Runtime> {
   const embedder: Embedder = config.openai
     ? createOpenAiEmbedder({
@@ -116,16 +134,7 @@ export async function openRuntime(config: Config, options: AuthorizerOptions = {
   const authorizer = await openAuthorizer(config, options);
   let vectorStore: VectorStore;
   try {
-    vectorStore =
-      config.vectors.kind === "qdrant"
-        ? await createQdrantVectorStore({
-            url: config.vectors.url,
-            ...(config.vectors.apiKey === undefined ? {} : { apiKey: config.vectors.apiKey }),
-            collection: config.vectors.collection,
-            dimensions: embedder.dimensions,
-            timeoutMs: config.vectors.timeoutMs,
-          })
-        : await createEmbeddedVectorStore({ dataDir: config.dataDir, dimensions: embedder.dimensions });
+    vectorStore = await openVectorStore(config, { dimensions: embedder.dimensions });
   } catch (error) {
     await authorizer.close();
     throw error;

@@ -1,10 +1,13 @@
 /**
- * The leak table: the fixture bank ingested through the real ingest pipeline into the embedded vector store
- * and into each authorizer (the embedded evaluator, and a real Permify where one runs),
+ * The leak table: the fixture bank ingested through the real ingest pipeline into each vector store (the
+ * embedded store, and Qdrant when QDRANT_URL is set) and each authorizer (the embedded evaluator, and a
+ * real Permify where one runs),
  * asked every fixture question by every principal of fixtures/expected-visibility.yaml through the HTTP
  * app. Nothing leaked (every passage's resource is in the principal's set) and nothing wrongly hidden
  * (every document and section in the set is returned by some question, and /v1/documents lists exactly
- * the set's documents). Both authorizers must also give exactly the same passages for every question.
+ * the set's documents). On each store, both authorizers must also give exactly the same passages for every
+ * question. (Across stores the passages may differ where equal scores straddle the k-th place: only the
+ * order within equal scores is the port's, not which of them make the cut.)
  */
 import { readFile } from "node:fs/promises";
 import { pino } from "pino";
@@ -13,7 +16,6 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
 import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
-import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { createApp } from "../../src/app.ts";
@@ -23,6 +25,7 @@ import type { Authorizer } from "../../src/ports/authorizer.ts";
 import { describeEachAuthorizer } from "../helpers/authorizers.ts";
 import { postJson } from "../helpers/small-bank.ts";
 import { signTestToken, testTokenVerifier } from "../helpers/test-identity.ts";
+import { describeEachVectorStore, type OpenedVectorStore } from "../helpers/vector-stores.ts";
 
 const FIXTURES = new URL("../../fixtures/", import.meta.url);
 const K = 10;
@@ -62,127 +65,133 @@ interface Passage {
 const visibility = await loadYaml("expected-visibility.yaml", visibilitySchema);
 const { questions } = await loadYaml("questions.yaml", questionsSchema);
 
-/** Passage ids per authorizer, principal and question: compared across authorizers at the end. */
-const answersByAuthorizer = new Map<string, Map<string, string[]>>();
+describeEachVectorStore("leak table over the fixture bank", (stores) => {
+  /** Passage ids per authorizer, principal and question: compared across authorizers at the end. */
+  const answersByAuthorizer = new Map<string, Map<string, string[]>>();
 
-describeEachAuthorizer("leak table over the fixture bank", (backend) => {
-  const answers = new Map<string, string[]>();
-  answersByAuthorizer.set(backend.name, answers);
-  let app: App;
-  let authorizer: Authorizer;
-  let legalOnlySections: Set<string>;
-  let legalMembers: Set<string>;
+  describeEachAuthorizer("authorizer", (backend) => {
+    const answers = new Map<string, string[]>();
+    answersByAuthorizer.set(backend.name, answers);
+    let app: App;
+    let authorizer: Authorizer;
+    let opened: OpenedVectorStore;
+    let legalOnlySections: Set<string>;
+    let legalMembers: Set<string>;
 
-  beforeAll(async () => {
-    const embedder = createHashingEmbedder();
-    authorizer = await backend.open("leak-table");
-    const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
-    const report = await ingestManifest({
-      manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
-      authorizer,
-      vectorStore,
-      embedder,
-    });
-    expect(report.failed).toBe(0);
-    app = createApp({
-      authorizer,
-      vectorStore,
-      embedder,
-      chatModel: createExtractiveAnswerer(),
-      auditLog: createMemoryAuditLog(),
-      tokenVerifier: testTokenVerifier(),
-      logger: pino({ level: "silent" }),
-      limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
-    });
-    const manifest = await loadYaml("manifest.yaml", manifestSectionsSchema);
-    legalOnlySections = new Set(
-      manifest.documents.flatMap((document) =>
-        document.sections.filter((s) => s.audience.join() === "team:legal#member").map((s) => s.id),
-      ),
-    );
-    const legal = await authorizer.readRelationships({
-      filter: { entity: { type: "team", ids: ["legal"] }, relation: "member" },
-    });
-    legalMembers = new Set(legal.tuples.map((tuple) => tuple.subject.id));
-  });
-
-  afterAll(async () => {
-    await authorizer?.close();
-  });
-
-  it("has at least two legal-only sections and principals outside legal to keep them from", () => {
-    expect(legalOnlySections.size).toBeGreaterThanOrEqual(2);
-    expect(visibility.principals.some((p) => !legalMembers.has(p.user))).toBe(true);
-  });
-
-  for (const principal of visibility.principals) {
-    const who =
-      principal.agents.length > 0 ? `${principal.agents.join(">")} for ${principal.user}` : principal.user;
-    const expectedResources = new Set([
-      ...principal.documents.map((id) => `document:${id}`),
-      ...principal.sections.map((id) => `section:${id}`),
-    ]);
-
-    it(`${who}: the authorizer's permitted set is exactly the expected one`, async () => {
-      const permitted = await permittedResources(authorizer, {
-        userId: principal.user,
-        agentIds: principal.agents,
+    beforeAll(async () => {
+      const embedder = createHashingEmbedder();
+      authorizer = await backend.open("leak-table");
+      opened = await stores.open("leak-table", embedder.dimensions);
+      const vectorStore = opened.store;
+      const report = await ingestManifest({
+        manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
+        authorizer,
+        vectorStore,
+        embedder,
       });
-      expect([...permitted].sort()).toEqual([...expectedResources].sort());
+      expect(report.failed).toBe(0);
+      app = createApp({
+        authorizer,
+        vectorStore,
+        embedder,
+        chatModel: createExtractiveAnswerer(),
+        auditLog: createMemoryAuditLog(),
+        tokenVerifier: testTokenVerifier(),
+        logger: pino({ level: "silent" }),
+        limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
+      });
+      const manifest = await loadYaml("manifest.yaml", manifestSectionsSchema);
+      legalOnlySections = new Set(
+        manifest.documents.flatMap((document) =>
+          document.sections.filter((s) => s.audience.join() === "team:legal#member").map((s) => s.id),
+        ),
+      );
+      const legal = await authorizer.readRelationships({
+        filter: { entity: { type: "team", ids: ["legal"] }, relation: "member" },
+      });
+      legalMembers = new Set(legal.tuples.map((tuple) => tuple.subject.id));
     });
 
-    it(`${who}: ${questions.length} questions leak nothing and hide nothing`, async () => {
-      const token = await signTestToken({ sub: principal.user, agents: principal.agents });
-      const seenDocuments = new Set<string>();
-      const seenSections = new Set<string>();
-      for (const query of questions) {
-        const response = await postJson(app, "/v1/search", { query, k: K }, token);
-        expect(response.status).toBe(200);
-        const { passages } = (await response.json()) as { passages: Passage[] };
-        answers.set(
-          `${who} :: ${query}`,
-          passages.map((passage) => passage.chunkId),
-        );
-        for (const passage of passages) {
-          const resource = passage.sectionId
-            ? `section:${passage.sectionId}`
-            : `document:${passage.documentId}`;
-          expect(expectedResources.has(resource), `${who} received ${resource} for "${query}"`).toBe(true);
-          if (passage.sectionId && !legalMembers.has(principal.user)) {
-            expect(legalOnlySections.has(passage.sectionId)).toBe(false);
+    afterAll(async () => {
+      await Promise.all([authorizer?.close(), opened?.dispose()]);
+    });
+
+    it("has at least two legal-only sections and principals outside legal to keep them from", () => {
+      expect(legalOnlySections.size).toBeGreaterThanOrEqual(2);
+      expect(visibility.principals.some((p) => !legalMembers.has(p.user))).toBe(true);
+    });
+
+    for (const principal of visibility.principals) {
+      const who =
+        principal.agents.length > 0 ? `${principal.agents.join(">")} for ${principal.user}` : principal.user;
+      const expectedResources = new Set([
+        ...principal.documents.map((id) => `document:${id}`),
+        ...principal.sections.map((id) => `section:${id}`),
+      ]);
+
+      it(`${who}: the authorizer's permitted set is exactly the expected one`, async () => {
+        const permitted = await permittedResources(authorizer, {
+          userId: principal.user,
+          agentIds: principal.agents,
+        });
+        expect([...permitted].sort()).toEqual([...expectedResources].sort());
+      });
+
+      it(`${who}: ${questions.length} questions leak nothing and hide nothing`, async () => {
+        const token = await signTestToken({ sub: principal.user, agents: principal.agents });
+        const seenDocuments = new Set<string>();
+        const seenSections = new Set<string>();
+        for (const query of questions) {
+          const response = await postJson(app, "/v1/search", { query, k: K }, token);
+          expect(response.status).toBe(200);
+          const { passages } = (await response.json()) as { passages: Passage[] };
+          answers.set(
+            `${who} :: ${query}`,
+            passages.map((passage) => passage.chunkId),
+          );
+          for (const passage of passages) {
+            const resource = passage.sectionId
+              ? `section:${passage.sectionId}`
+              : `document:${passage.documentId}`;
+            expect(expectedResources.has(resource), `${who} received ${resource} for "${query}"`).toBe(true);
+            if (passage.sectionId && !legalMembers.has(principal.user)) {
+              expect(legalOnlySections.has(passage.sectionId)).toBe(false);
+            }
+            seenDocuments.add(passage.documentId);
+            if (passage.sectionId) seenSections.add(passage.sectionId);
           }
-          seenDocuments.add(passage.documentId);
-          if (passage.sectionId) seenSections.add(passage.sectionId);
         }
-      }
-      expect([...seenDocuments].sort(), "documents returned by some question").toEqual(
-        [...principal.documents].sort(),
-      );
-      expect([...seenSections].sort(), "sections returned by some question").toEqual(
-        [...principal.sections].sort(),
-      );
-    });
+        expect([...seenDocuments].sort(), "documents returned by some question").toEqual(
+          [...principal.documents].sort(),
+        );
+        expect([...seenSections].sort(), "sections returned by some question").toEqual(
+          [...principal.sections].sort(),
+        );
+      });
 
-    it(`${who}: /v1/documents lists exactly the readable documents`, async () => {
-      const token = await signTestToken({ sub: principal.user, agents: principal.agents });
-      const response = await app.request("/v1/documents", { headers: { authorization: `Bearer ${token}` } });
-      expect(response.status).toBe(200);
-      const { documents } = (await response.json()) as { documents: { id: string }[] };
-      expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
-    });
-  }
-});
-
-describe("leak table: the embedded evaluator and Permify", () => {
-  it("give identical passages for every principal and question", () => {
-    const embedded = answersByAuthorizer.get("embedded");
-    const permify = answersByAuthorizer.get("permify");
-    if (permify === undefined) {
-      // Without a Permify server its suite was skipped loudly (outside CI) or failed (under CI).
-      expect(process.env.CI, "CI must compare the two authorizers").toBeFalsy();
-      return;
+      it(`${who}: /v1/documents lists exactly the readable documents`, async () => {
+        const token = await signTestToken({ sub: principal.user, agents: principal.agents });
+        const response = await app.request("/v1/documents", {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(response.status).toBe(200);
+        const { documents } = (await response.json()) as { documents: { id: string }[] };
+        expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
+      });
     }
-    expect(embedded?.size).toBe(visibility.principals.length * questions.length);
-    expect(Object.fromEntries(permify)).toEqual(Object.fromEntries(embedded ?? []));
+  });
+
+  describe("the embedded evaluator and Permify", () => {
+    it("give identical passages for every principal and question", () => {
+      const embedded = answersByAuthorizer.get("embedded");
+      const permify = answersByAuthorizer.get("permify");
+      if (permify === undefined) {
+        // Without a Permify server its suite was skipped loudly (outside CI) or failed (under CI).
+        expect(process.env.CI, "CI must compare the two authorizers").toBeFalsy();
+        return;
+      }
+      expect(embedded?.size).toBe(visibility.principals.length * questions.length);
+      expect(Object.fromEntries(permify)).toEqual(Object.fromEntries(embedded ?? []));
+    });
   });
 });
