@@ -18,19 +18,11 @@
  * whether the benchmark ran. With Permify it is also 1 when a list or a decision disagreed with the
  * generator's reference (a correctness bug, not a timing) or a measurement failed; 2 is bad usage.
  */
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
-import { createPermifyAuthorizer } from "../src/adapters/permify/permify-authorizer.ts";
 import type { CheckRequest, Tuple } from "../src/core/authz-model.ts";
 import { lookupAllResources } from "../src/core/lookup-all.ts";
 import type { Authorizer, CheckOutcome } from "../src/ports/authorizer.ts";
-import { findPermifyBinary, startPermify } from "../test/helpers/permify-server.ts";
 import {
   type BankGraph,
   FULL_GRAPH,
@@ -41,6 +33,13 @@ import {
   seededRandom,
   viewableDocuments,
 } from "./authz-graph.ts";
+import {
+  connectPermify,
+  machine,
+  type PermifyConnection,
+  percentile,
+  writeResults,
+} from "./bench-support.ts";
 
 const AIM_BULK_MEDIAN_MS = 2;
 const AIM_LIST_10_PERCENT_MEDIAN_MS = 20;
@@ -123,12 +122,6 @@ function parseOptions(argv: readonly string[]): Options {
 
 // ---------------------------------------------------------------------------------------------------------
 // Measurement
-
-function percentile(sortedMs: readonly number[], p: number): number {
-  if (sortedMs.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sortedMs.length) - 1;
-  return sortedMs[Math.min(sortedMs.length - 1, Math.max(0, rank))] as number;
-}
 
 interface Timings {
   readonly runs: number;
@@ -306,11 +299,6 @@ function markdownTable(headers: readonly string[], rows: readonly (readonly stri
   ].join("\n");
 }
 
-function machine(): string {
-  const cpus = os.cpus();
-  return `${os.type()} ${os.release()} (${os.arch()}), ${cpus[0]?.model.trim() ?? "unknown cpu"}, ${cpus.length} cores, Node ${process.version}`;
-}
-
 function commandLine(options: Options): string {
   const args = [
     ...(options.authorizer === "embedded" ? [] : ["--authorizer", options.authorizer]),
@@ -319,14 +307,6 @@ function commandLine(options: Options): string {
     ...(options.permifyToken === undefined ? [] : ["--permify-token", "…"]),
   ];
   return `npm run bench:authz${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
-}
-
-async function writeResults(name: string, markdown: string): Promise<void> {
-  const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
-  const file = join(resultsDir, name);
-  await mkdir(resultsDir, { recursive: true });
-  await writeFile(file, markdown);
-  console.log(`wrote ${file}`);
 }
 
 function describeGraph(graph: BankGraph, tuples: readonly Tuple[], seed: number): string {
@@ -456,61 +436,6 @@ const FULL_LIST_MIN_RUNS = 3;
 const NOISE_TEAM = "bench-noise";
 /** The adapters' page size when a lookup names none. */
 const DEFAULT_PAGE_SIZE = 1_000;
-
-interface PermifyConnection {
-  readonly authorizer: Authorizer;
-  /** For the report: what ran and where. */
-  readonly description: string;
-  readonly version: string;
-  stop(): Promise<void>;
-}
-
-async function connectPermify(options: Options): Promise<PermifyConnection> {
-  const tenant = `bench-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
-  const connect = (endpoint: string) =>
-    createPermifyAuthorizer({
-      endpoint,
-      tenant,
-      ...(options.permifyToken === undefined ? {} : { token: options.permifyToken }),
-      timeouts: { readMs: PERMIFY_READ_MS, writeMs: PERMIFY_WRITE_MS },
-    });
-  if (options.permifyEndpoint !== undefined) {
-    const authorizer = connect(options.permifyEndpoint);
-    return {
-      authorizer,
-      description: `the server at ${options.permifyEndpoint} (tenant ${tenant}, left in place)`,
-      version: "unknown (external server)",
-      stop: () => authorizer.close(),
-    };
-  }
-  // The test suite's launcher: free ports, readiness, and no Permify left behind if the benchmark dies.
-  const binary = findPermifyBinary();
-  if (binary === undefined) {
-    console.error("no Permify binary (PERMIFY_BIN, .tools/bin/permify or PATH): run npm run permify:install");
-    process.exit(2);
-  }
-  const server = await startPermify({ engine: "memory" });
-  const authorizer = connect(server.endpoint);
-  return {
-    authorizer,
-    description: `started by the benchmark on the memory engine, free ports (tenant ${tenant})`,
-    version: permifyVersion(binary),
-    async stop() {
-      await authorizer.close();
-      await server.stop();
-    },
-  };
-}
-
-/** The version a Permify binary reports (`permify version`), or "unknown". */
-function permifyVersion(binary: string): string {
-  try {
-    const out = execFileSync(binary, ["version"], { encoding: "utf8", timeout: 10_000, cwd: os.tmpdir() });
-    return /v\d+\.\d+\.\d+\S*/.exec(out)?.[0] ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** The decisions both authorizers made on the same items, compared with each other and the reference. */
 interface Verdict {
@@ -882,7 +807,12 @@ async function runComparison(options: Options, graph: BankGraph, tuples: readonl
   const embedded = await createEmbeddedAuthorizer();
   let permify: PermifyConnection;
   try {
-    permify = await connectPermify(options);
+    permify = await connectPermify({
+      ...(options.permifyEndpoint === undefined ? {} : { endpoint: options.permifyEndpoint }),
+      ...(options.permifyToken === undefined ? {} : { token: options.permifyToken }),
+      readMs: PERMIFY_READ_MS,
+      writeMs: PERMIFY_WRITE_MS,
+    });
   } catch (error) {
     await embedded.close();
     throw error;

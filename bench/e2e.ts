@@ -21,10 +21,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { pino } from "pino";
@@ -44,6 +41,7 @@ import type { Authorizer } from "../src/ports/authorizer.ts";
 import type { Embedder } from "../src/ports/embedder.ts";
 import type { VectorStore } from "../src/ports/vector-store.ts";
 import { idOf, seededRandom, shuffle } from "./authz-graph.ts";
+import { machine, percentile, writeResults } from "./bench-support.ts";
 
 const AIM_RATIO = 1.5;
 const K = 10;
@@ -149,7 +147,7 @@ export interface Corpus {
   readonly roots: number;
 }
 
-const TOPICS: readonly (readonly string[])[] = [
+export const TOPICS: readonly (readonly string[])[] = [
   "card transaction dispute chargeback merchant provisional credit statement billing cycle contactless chip pin declined authorization limit",
   "mortgage escrow appraisal amortization refinance closing lien principal interest rate lock underwriting property title insurance",
   "fraud alert suspicious login phishing impersonation stolen identity verification freeze compromised device takeover",
@@ -349,7 +347,7 @@ export function generateCorpus(shape: CorpusShape): Corpus {
   };
 }
 
-function chunkText(topic: number, documentId: string, random: () => number): string {
+export function chunkText(topic: number, documentId: string, random: () => number): string {
   const own = TOPICS[topic] as readonly string[];
   const words: string[] = [];
   for (let i = 0; i < 36; i++) {
@@ -509,19 +507,20 @@ async function retrieveUnauthorized(
   const vector = await deps.embedder.embedQuery(request.query);
   const embedMs = performance.now() - started;
   const searchStarted = performance.now();
-  const [found, storedChunks] = await Promise.all([
-    deps.vectorStore.search({ vector, k: request.k }),
-    deps.vectorStore.count(),
-  ]);
+  const found = await deps.vectorStore.search({ vector, k: request.k });
+  const searchMs = performance.now() - searchStarted;
   return {
     passages: found,
     stats: {
       strategy: "pre-filter",
-      permittedResources: 0,
-      storedChunks,
-      permittedChunks: storedChunks,
+      chosenBy: "configuration",
+      finishedWith: "pre-filter",
+      candidatesScanned: found.length,
+      authzCalls: 0,
+      authzRounds: 0,
+      withheld: 0,
       returned: found.length,
-      timingsMs: { authorize: 0, embed: embedMs, search: performance.now() - searchStarted },
+      timingsMs: { authorize: 0, embed: embedMs, search: searchMs, total: performance.now() - started },
     },
   };
 }
@@ -682,12 +681,6 @@ export interface BenchResult {
   readonly afterWrite: readonly CaseResult[];
 }
 
-function percentile(sortedMs: readonly number[], p: number): number {
-  if (sortedMs.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sortedMs.length) - 1;
-  return sortedMs[Math.min(sortedMs.length - 1, Math.max(0, rank))] as number;
-}
-
 /**
  * Runs `rounds` rounds after `warmupRounds` untimed ones. A round sends one request for the baseline and
  * one for each probe, in an order shuffled per round; then writes once to the authorizer and sends one
@@ -834,11 +827,6 @@ function markdownTable(rows: readonly Row[]): string {
   return [cells(HEADER), `|${keys.map(() => "---").join("|")}|`, ...rows.map(cells)].join("\n");
 }
 
-function machine(): string {
-  const cpus = os.cpus();
-  return `${os.type()} ${os.release()} (${os.arch()}), ${cpus[0]?.model.trim() ?? "unknown cpu"}, ${cpus.length} cores, Node ${process.version}`;
-}
-
 function describeCorpus(bench: Bench): string {
   const { corpus } = bench;
   const sections = corpus.documents.filter((d) => d.section !== undefined).length;
@@ -934,11 +922,7 @@ async function main(): Promise<void> {
     "reference of who may read what. Aims are reported, not enforced.",
     "",
   ].join("\n");
-  const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
-  const file = join(resultsDir, options.quick ? "e2e-quick.md" : "e2e.md");
-  await mkdir(resultsDir, { recursive: true });
-  await writeFile(file, markdown);
-  console.log(`wrote ${file}`);
+  await writeResults(options.quick ? "e2e-quick.md" : "e2e.md", markdown);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -9,16 +9,19 @@ import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { isAppError } from "./core/errors.ts";
 import {
+  createRetrievalEngine,
   type RetrievalDeps,
-  type RetrievalRequest,
-  type RetrievalResult,
-  retrieveAuthorized,
+  type RetrievalEngineOptions,
+  type Retrieve,
 } from "./core/retrieval.ts";
 import type { App, AppEnv } from "./http/app-env.ts";
 import { errorResponse } from "./http/error-response.ts";
+import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { authenticate } from "./http/middleware/authenticate.ts";
 import { requestLog } from "./http/middleware/request-log.ts";
+import { requestMetrics } from "./http/middleware/request-metrics.ts";
 import { registerDocumentsRoute } from "./http/routes/documents-route.ts";
+import { registerMetricsRoute } from "./http/routes/metrics-route.ts";
 import { registerPublicRoutes } from "./http/routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./http/routes/retrieval-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
@@ -36,8 +39,12 @@ export interface AppDeps extends RetrievalDeps {
   readonly jwks?: { readonly keys: readonly object[] };
   /** How long each `/readyz` probe may take (default 2 s). */
   readonly readinessTimeoutMs?: number;
-  /** The retrieval strategy; the benchmark swaps in an unauthorized one for its baseline. */
-  readonly retrieve?: (deps: RetrievalDeps, request: RetrievalRequest) => Promise<RetrievalResult>;
+  /** The retrieval engine's strategy and budget (default: adaptive, the default budget). */
+  readonly retrieval?: RetrievalEngineOptions;
+  /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
+  readonly retrieve?: Retrieve;
+  /** Where `/metrics` series are recorded (default: a registry of this app's own). */
+  readonly metrics?: Metrics;
 }
 
 /** Requests larger than this are refused before they are parsed. */
@@ -50,8 +57,11 @@ export function createApp(deps: AppDeps): App {
     },
   });
 
+  const metrics = deps.metrics ?? createMetrics();
+
   app.use("*", requestId());
   app.use("*", requestLog(deps.logger));
+  app.use("*", requestMetrics(metrics));
   app.use(
     "/v1/*",
     bodyLimit({
@@ -68,12 +78,20 @@ export function createApp(deps: AppDeps): App {
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
     logger: deps.logger,
   });
-  registerRetrievalRoutes(app, { ...deps, retrieve: deps.retrieve ?? retrieveAuthorized });
+  registerMetricsRoute(app, metrics);
+  registerRetrievalRoutes(app, {
+    ...deps,
+    metrics,
+    retrieve: deps.retrieve ?? createRetrievalEngine(deps.retrieval).retrieve,
+  });
   registerDocumentsRoute(app, deps);
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (isAppError(error)) {
+      if (error.upstream !== undefined || error.code === "UPSTREAM_UNAVAILABLE") {
+        metrics.countUpstreamError(error.upstream ?? "unknown");
+      }
       if (
         error.code === "INTERNAL" ||
         error.code === "UPSTREAM_UNAVAILABLE" ||

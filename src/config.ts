@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { AppError } from "./core/errors.ts";
+import { DEFAULT_SCAN_BUDGET, type ScanBudget, STRATEGIES, type StrategySetting } from "./core/retrieval.ts";
 
 const SIGNATURE_ALGORITHMS = [
   "RS256",
@@ -55,6 +56,10 @@ const environmentSchema = z.object({
   RETRIEVAL_DEFAULT_K: integer(8, 1, 100),
   RETRIEVAL_MAX_K: integer(50, 1, 100),
   QUERY_MAX_CHARS: integer(2_000, 1, 100_000),
+  RETRIEVAL_STRATEGY: z.enum(["adaptive", ...STRATEGIES]).default("adaptive"),
+  RETRIEVAL_SCAN_MAX_ROUNDS: integer(DEFAULT_SCAN_BUDGET.maxRounds, 1, 1_000),
+  RETRIEVAL_SCAN_MAX_CANDIDATES: integer(DEFAULT_SCAN_BUDGET.maxCandidates, 1, 10_000_000),
+  RETRIEVAL_SCAN_MAX_MS: integer(DEFAULT_SCAN_BUDGET.maxMs, 1, 600_000),
   AUTHZ: z.enum(["embedded", "permify"]).default("embedded"),
   PERMIFY_ENDPOINT: optionalText.pipe(
     z
@@ -154,7 +159,14 @@ export interface Config {
   readonly auth: AuthConfig;
   /** Absent: the offline embedder and extractive answerer. */
   readonly openai?: ModelConfig;
-  readonly retrieval: { readonly defaultK: number; readonly maxK: number; readonly queryMaxChars: number };
+  readonly retrieval: {
+    readonly defaultK: number;
+    readonly maxK: number;
+    readonly queryMaxChars: number;
+    /** `adaptive`, or a strategy every request must use. */
+    readonly strategy: StrategySetting;
+    readonly scanBudget: ScanBudget;
+  };
   readonly authz: AuthzConfig;
   readonly vectors: VectorsConfig;
 }
@@ -211,6 +223,12 @@ export function loadConfig(env: Environment): Config {
       defaultK: e.RETRIEVAL_DEFAULT_K,
       maxK: e.RETRIEVAL_MAX_K,
       queryMaxChars: e.QUERY_MAX_CHARS,
+      strategy: e.RETRIEVAL_STRATEGY,
+      scanBudget: {
+        maxRounds: e.RETRIEVAL_SCAN_MAX_ROUNDS,
+        maxCandidates: e.RETRIEVAL_SCAN_MAX_CANDIDATES,
+        maxMs: e.RETRIEVAL_SCAN_MAX_MS,
+      },
     },
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,

@@ -13,6 +13,7 @@ import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-i
 import { createApp } from "./app.ts";
 import type { AuthConfig, Config } from "./config.ts";
 import { AppError } from "./core/errors.ts";
+import { createMetrics } from "./http/metrics.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -57,6 +58,8 @@ export async function startServer(runtime: Runtime, logger: Logger): Promise<Run
     tokenVerifier: identity.verifier,
     logger,
     limits: config.retrieval,
+    retrieval: { strategy: config.retrieval.strategy, budget: config.retrieval.scanBudget },
+    metrics: createMetrics({ defaultMetrics: true }),
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -3,6 +3,7 @@
  * and prints each with the snap token of that write, so that operators can correlate it with Permify.
  * A relationship that does not fit the schema in force fails the whole write, and nothing is written.
  */
+import { BANK_CONTAINER_MODEL } from "../core/container-model.ts";
 import { isAppError } from "../core/errors.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
@@ -12,6 +13,7 @@ import {
   describeAuthorizer,
   EXIT_FAILURE,
   EXIT_OK,
+  EXIT_USAGE,
   errorMessage,
   openCommandAuthorizer,
 } from "./command.ts";
@@ -37,6 +39,19 @@ export const grantCommand: CliCommand = {
     );
     if (typeof tuples === "number") return tuples;
     const texts = tuples.map(formatTuple);
+    // Chunks carry these relations as metadata; a grant here would put a document in a container its
+    // chunks do not name, and the container pre-filter would miss it. Ingest writes both together.
+    const mirrored = tuples.filter((tuple) =>
+      BANK_CONTAINER_MODEL.metadataRelations.includes(`${tuple.entity.type}#${tuple.relation}`),
+    );
+    if (mirrored.length > 0) {
+      io.stderr(
+        `clearance grant: ${mirrored.map(formatTuple).join(", ")}: a document's ${mirrored[0]?.relation} is ` +
+          "written by ingest, with the chunk metadata that mirrors it; change the manifest and run " +
+          "`clearance ingest` instead; nothing was written",
+      );
+      return EXIT_USAGE;
+    }
     let authorizer: Authorizer | undefined;
     try {
       const config = commandConfig(deps);

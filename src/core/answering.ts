@@ -4,7 +4,7 @@
  */
 import type { Answer, ChatModel } from "../ports/chat-model.ts";
 import type { ScoredChunk } from "./chunk.ts";
-import { AppError, isAppError } from "./errors.ts";
+import { upstreamFailure } from "./errors.ts";
 
 export const NOTHING_TO_ANSWER_FROM =
   "None of the documents you may read answers this question, so there is no answer to give.";
@@ -22,8 +22,7 @@ export async function answerFromPassages(
       passages: passages.map((passage) => ({ id: passage.id, title: passage.title, text: passage.text })),
     });
   } catch (error) {
-    if (isAppError(error)) throw error;
-    throw new AppError("UPSTREAM_UNAVAILABLE", "the chat model failed", { cause: error });
+    throw upstreamFailure("model", "the chat model failed", error);
   }
   // A model may cite what it was never given; only ids of passages it received are kept.
   const given = new Set(passages.map((passage) => passage.id));

@@ -43,3 +43,19 @@ export function documentResource(documentId: string): string {
 export function sectionResource(sectionId: string): string {
   return `section:${sectionId}`;
 }
+
+/**
+ * The containers a chunk lies in, from what ingest wrote into it: its document, and from its ACL metadata
+ * its collection, customer and owner, as `document:<id>`, `collection:<id>`, `customer:<id>` and
+ * `owner:<subject>`. The container pre-filter restricts a search to the containers a principal can view;
+ * the authorizer still decides every chunk. A section's chunks carry their document's keys.
+ */
+export function containerKeys(chunk: Pick<Chunk, "documentId" | "metadata">): string[] {
+  const { metadata } = chunk;
+  return [
+    `document:${chunk.documentId}`,
+    `collection:${metadata.collection}`,
+    ...(metadata.customer === undefined ? [] : [`customer:${metadata.customer}`]),
+    `owner:${metadata.owner}`,
+  ];
+}

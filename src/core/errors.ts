@@ -20,16 +20,34 @@ export type ErrorCode =
   | "UPSTREAM_UNAVAILABLE"
   | "INTERNAL";
 
+/** The dependency an `UPSTREAM_UNAVAILABLE` came from, for logs and metrics (never shown to callers). */
+export type Upstream = "authorizer" | "vector-store" | "embedder" | "model" | "audit-log";
+
 export class AppError extends Error {
   readonly code: ErrorCode;
+  readonly upstream?: Upstream;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; upstream?: Upstream }) {
     super(message, options);
     this.name = "AppError";
     this.code = code;
+    if (options?.upstream !== undefined) this.upstream = options.upstream;
   }
 }
 
 export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
   return error instanceof AppError && (code === undefined || error.code === code);
+}
+
+/**
+ * `error` as a failure of `component`, for logs and metrics: an `AppError` keeps its code and message (the
+ * adapters' messages name no secret); anything else becomes `UPSTREAM_UNAVAILABLE` with `message`.
+ */
+export function upstreamFailure(component: Upstream, message: string, error: unknown): AppError {
+  if (isAppError(error)) {
+    return error.upstream !== undefined
+      ? error
+      : new AppError(error.code, error.message, { cause: error, upstream: component });
+  }
+  return new AppError("UPSTREAM_UNAVAILABLE", message, { cause: error, upstream: component });
 }

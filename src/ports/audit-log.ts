@@ -12,9 +12,15 @@ export interface AuditRecord {
   /** SHA-256 of the query, so that repeated questions can be correlated without storing them. */
   readonly queryDigest: string;
   readonly k: number;
+  /** The retrieval strategy chosen, and the one that produced the passages (pre-filter after a fallback). */
   readonly strategy: string;
-  readonly permittedResources: number;
-  /** Chunks in the store the principal was not permitted to read: withheld from the search. */
+  readonly finishedWith: string;
+  /** Resources the principal may view, when the strategy listed them all. */
+  readonly permittedResources?: number;
+  /**
+   * Chunks withheld: for pre-filter every stored chunk outside the readable set, for a scan the candidates
+   * checked and denied before the k-th passage.
+   */
   readonly withheldChunks: number;
   /** The passages returned, by chunk id and resource. */
   readonly returned: readonly { readonly chunkId: string; readonly resource: string }[];

@@ -17,6 +17,14 @@ export interface VectorSearchRequest {
    * post-filter strategy that checks every result) may search without it.
    */
   readonly resources?: ReadonlySet<string>;
+  /**
+   * Container keys (`containerKeys` in core/chunk.ts: `document:<id>`, which also holds the document's
+   * sections, `collection:<id>`, `customer:<id>`, `owner:<subject>`), for the container pre-filter. When `resources` or `containers` is present, a chunk is a candidate when
+   * its resource is in `resources` (absent: empty) or one of its container keys is in `containers` (absent:
+   * empty). A chunk without ACL metadata matches no container. Narrowing only: the caller still checks
+   * every candidate with the authorizer.
+   */
+  readonly containers?: ReadonlySet<string>;
 }
 
 /**

@@ -16,7 +16,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { EmbeddedChunk, ScoredChunk } from "../../src/core/chunk.ts";
+import {
+  type ChunkMetadata,
+  containerKeys,
+  type EmbeddedChunk,
+  type ScoredChunk,
+} from "../../src/core/chunk.ts";
 import { isAppError } from "../../src/core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../src/ports/vector-store.ts";
 import { cosine } from "../helpers/cosine.ts";
@@ -58,7 +63,15 @@ interface ChunkSpec {
   readonly id?: string;
 }
 
-function makeChunk(documentId: string, ordinal: number, spec: ChunkSpec): EmbeddedChunk {
+/** The ACL metadata of a document: every chunk of one document carries the same. */
+const PUBLIC_METADATA: ChunkMetadata = { collection: "public", owner: "user:alice" };
+
+function makeChunk(
+  documentId: string,
+  ordinal: number,
+  spec: ChunkSpec,
+  metadata: ChunkMetadata = PUBLIC_METADATA,
+): EmbeddedChunk {
   return {
     id: spec.id ?? `${documentId}.${ordinal}`,
     resource: spec.section ? `section:${spec.section}` : `document:${documentId}`,
@@ -67,13 +80,17 @@ function makeChunk(documentId: string, ordinal: number, spec: ChunkSpec): Embedd
     title: `Title of ${documentId}`,
     text: `Text ${ordinal} of ${documentId}.`,
     ordinal,
-    metadata: { collection: "public", owner: "user:alice", ...(ordinal % 2 ? { customer: "c1" } : {}) },
+    metadata,
     vector: Float32Array.from(spec.vector),
   };
 }
 
-function makeDocument(documentId: string, specs: readonly ChunkSpec[]): EmbeddedChunk[] {
-  return specs.map((spec, ordinal) => makeChunk(documentId, ordinal, spec));
+function makeDocument(
+  documentId: string,
+  specs: readonly ChunkSpec[],
+  metadata: ChunkMetadata = PUBLIC_METADATA,
+): EmbeddedChunk[] {
+  return specs.map((spec, ordinal) => makeChunk(documentId, ordinal, spec, metadata));
 }
 
 /** What the port hands back for a stored chunk: every field but the vector. */
@@ -91,14 +108,28 @@ function byId(a: { id: string }, b: { id: string }): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** The brute-force oracle: the candidates in `resources`, best first by naive cosine, ties by id. */
+/** What restricts a search: absent both, every chunk is a candidate. */
+type Scope = Pick<VectorSearchRequest, "resources" | "containers">;
+
+/**
+ * The port's candidate rule: with `resources` or `containers`, a chunk whose resource is in `resources` or
+ * that carries a container key (`containerKeys`) in `containers`, an absent set counting as empty.
+ */
+function inScope(chunk: EmbeddedChunk | ScoredChunk, scope: Scope | undefined): boolean {
+  const { resources, containers } = scope ?? {};
+  if (resources === undefined && containers === undefined) return true;
+  if (resources?.has(chunk.resource)) return true;
+  return containers !== undefined && containerKeys(chunk).some((key) => containers.has(key));
+}
+
+/** The brute-force oracle: the candidates in `scope`, best first by naive cosine, ties by id. */
 function oracleRanking(
   chunks: readonly EmbeddedChunk[],
   query: readonly number[],
-  resources?: ReadonlySet<string>,
+  scope?: Scope,
 ): { chunk: EmbeddedChunk; score: number }[] {
   return chunks
-    .filter((chunk) => resources === undefined || resources.has(chunk.resource))
+    .filter((chunk) => inScope(chunk, scope))
     .map((chunk) => ({ chunk, score: cosine(chunk.vector, query) }))
     .sort((a, b) => b.score - a.score || byId(a.chunk, b.chunk));
 }
@@ -108,27 +139,27 @@ function sameVector(a: Float32Array, b: Float32Array): boolean {
 }
 
 /**
- * `hits` is the page [offset, offset + k) of the oracle ranking: the right length, only candidates, each
- * chunk as written with its cosine, best first with exact ties by id, and at every position the oracle's
- * score (so a near-tie may swap places but nothing better is ever left out). Chunks with identical
- * vectors must follow the id rule across the page's edges too.
+ * `hits` is the page [offset, offset + k) of the oracle ranking over `scope`: the right length, only
+ * candidates, each chunk as written with its cosine, best first with exact ties by id, and at every
+ * position the oracle's score (so a near-tie may swap places but nothing better is ever left out). Chunks
+ * with identical vectors must follow the id rule across the page's edges too.
  */
 function expectOraclePage(
   hits: readonly ScoredChunk[],
   chunks: readonly EmbeddedChunk[],
   query: readonly number[],
   k: number,
-  resources: ReadonlySet<string> | undefined,
+  scope: Scope | undefined,
   offset = 0,
 ): void {
-  const oracle = oracleRanking(chunks, query, resources);
+  const oracle = oracleRanking(chunks, query, scope);
   expect(hits).toHaveLength(Math.max(0, Math.min(k, oracle.length - offset)));
   const stored = new Map(chunks.map((chunk) => [chunk.id, chunk]));
   expect(new Set(hits.map((hit) => hit.id)).size).toBe(hits.length);
   hits.forEach((hit, i) => {
     const chunk = stored.get(hit.id);
     expect(chunk, `${hit.id} was never written`).toBeDefined();
-    if (resources) expect(resources.has(hit.resource), `${hit.id} lies outside the resources`).toBe(true);
+    expect(inScope(hit, scope), `${hit.id} lies outside the scope`).toBe(true);
     expect(withoutScore(hit)).toEqual(withoutVector(chunk as EmbeddedChunk));
     expect(Math.abs(hit.score - cosine((chunk as EmbeddedChunk).vector, query))).toBeLessThan(
       SCORE_TOLERANCE,
@@ -161,7 +192,14 @@ async function expectBadRequest(promise: Promise<unknown>): Promise<void> {
   expect(isAppError(error, "BAD_REQUEST"), `expected AppError BAD_REQUEST, got ${String(error)}`).toBe(true);
 }
 
-/** A small corpus in 4 dimensions with exact ties (twins and a triple), sections and ids out of order. */
+const RETAIL_METADATA: ChunkMetadata = { collection: "retail", owner: "team:legal#member", customer: "c1" };
+const BOB_METADATA: ChunkMetadata = { collection: "public", owner: "user:bob", customer: "c2" };
+
+/**
+ * A small corpus in 4 dimensions with exact ties (twins and a triple), sections and ids out of order, and
+ * three documents in different containers: alpha (public, alice), beta (retail, a team, customer c1),
+ * gamma (public, bob, customer c2).
+ */
 function sampleCorpus(): Map<string, EmbeddedChunk[]> {
   return new Map([
     [
@@ -175,23 +213,52 @@ function sampleCorpus(): Map<string, EmbeddedChunk[]> {
     ],
     [
       "beta",
-      makeDocument("beta", [
-        { vector: [1, 0, 0, 0], id: "a-beta" },
-        { vector: [1, 1, 0, 0], id: "y-beta", section: "beta-vip" },
-        { vector: [-1, 0, 0, 0], id: "c-beta" },
-      ]),
+      makeDocument(
+        "beta",
+        [
+          { vector: [1, 0, 0, 0], id: "a-beta" },
+          { vector: [1, 1, 0, 0], id: "y-beta", section: "beta-vip" },
+          { vector: [-1, 0, 0, 0], id: "c-beta" },
+        ],
+        RETAIL_METADATA,
+      ),
     ],
     [
       "gamma",
-      makeDocument("gamma", [
-        { vector: [1, 0, 0, 0], id: "n-gamma", section: "gamma-s" },
-        { vector: [2, 1, 0, 1], id: "d-gamma" },
-        { vector: [0, 0, 0, 3], id: "e-gamma" },
-        { vector: [1, 2, 3, 4], id: "f-gamma" },
-        { vector: [0.5, 0.5, 0, 0], id: "g-gamma" },
-      ]),
+      makeDocument(
+        "gamma",
+        [
+          { vector: [1, 0, 0, 0], id: "n-gamma", section: "gamma-s" },
+          { vector: [2, 1, 0, 1], id: "d-gamma" },
+          { vector: [0, 0, 0, 3], id: "e-gamma" },
+          { vector: [1, 2, 3, 4], id: "f-gamma" },
+          { vector: [0.5, 0.5, 0, 0], id: "g-gamma" },
+        ],
+        BOB_METADATA,
+      ),
     ],
   ]);
+}
+
+/**
+ * The sample corpus and one more document whose container keys are near misses of others': customer c1
+ * in another collection, and the owner `team:legal`, the team itself rather than its members.
+ */
+function containerCorpus(): Map<string, EmbeddedChunk[]> {
+  const corpus = sampleCorpus();
+  corpus.set(
+    "delta",
+    makeDocument(
+      "delta",
+      [
+        { vector: [1, 0, 0, 0], id: "h-delta" },
+        { vector: [0, 1, 1, 0], id: "p-delta", section: "delta-s" },
+        { vector: [1, 1, 0, 0], id: "b2-delta" },
+      ],
+      { collection: "branch", owner: "team:legal", customer: "c1" },
+    ),
+  );
+  return corpus;
 }
 
 const QUERIES: readonly (readonly number[])[] = [
@@ -333,7 +400,7 @@ export function describeVectorStoreContract(
         for (const query of QUERIES) {
           for (const k of [1, 2, all.length]) {
             const hits = await search(store, query, { k, resources });
-            expectOraclePage(hits, all, query, k, resources);
+            expectOraclePage(hits, all, query, k, { resources });
           }
         }
       }
@@ -377,17 +444,224 @@ export function describeVectorStoreContract(
       for (const query of QUERIES) {
         const hits = await search(store, query, { k: 50, resources });
         expect(hits.map((hit) => hit.id).sort()).toEqual(inside.map((chunk) => chunk.id).sort());
-        expectOraclePage(hits, all, query, 50, resources);
-        expectOraclePage(await search(store, query, { k: 3, resources }), all, query, 3, resources);
+        expectOraclePage(hits, all, query, 50, { resources });
+        expectOraclePage(await search(store, query, { k: 3, resources }), all, query, 3, { resources });
       }
     });
 
-    it("never returns a chunk outside the resource set: equals the filtered brute-force ranking", async () => {
+    it("searches inside containers alone: a chunk matches through any one of its container keys", async () => {
+      const store = await openStore();
+      const all = await load(store, containerCorpus());
+      const sets = [
+        ["collection:public"],
+        ["collection:retail"],
+        ["owner:user:bob", "collection:nowhere"],
+        ["collection:branch", "owner:user:alice"],
+        ["document:gamma"],
+        ["customer:nobody", "owner:user:nobody", "collection:nowhere", "document:nowhere"],
+      ];
+      for (const keys of sets) {
+        const scope = { containers: new Set(keys) };
+        for (const query of QUERIES) {
+          for (const k of [1, 2, all.length])
+            expectOraclePage(await search(store, query, { k, ...scope }), all, query, k, scope);
+        }
+      }
+      // A container reaches every chunk of its documents, sections included.
+      const retail = await search(store, [1, 0, 0, 0], {
+        k: 100,
+        containers: new Set(["collection:retail"]),
+      });
+      expect(retail.map((hit) => hit.id).sort()).toEqual(["a-beta", "c-beta", "y-beta"]);
+      expect(
+        await search(store, [1, 0, 0, 0], { k: 10, containers: new Set(["collection:nowhere"]) }),
+      ).toEqual([]);
+    });
+
+    it("searches the union of resources and containers, ranked like the brute-force scan of the union", async () => {
+      const store = await openStore();
+      const all = await load(store, containerCorpus());
+      const scopes: Scope[] = [
+        // Disjoint: a public document's resource and the retail collection.
+        { resources: new Set(["document:alpha"]), containers: new Set(["collection:retail"]) },
+        // Overlapping: the resource lies in the container too, and is returned once.
+        { resources: new Set(["document:beta", "section:gamma-s"]), containers: new Set(["owner:user:bob"]) },
+        {
+          resources: new Set(["section:alpha-private", "document:nowhere"]),
+          containers: new Set(["customer:c1"]),
+        },
+        { resources: new Set(["document:delta"]), containers: new Set() },
+        { resources: new Set(), containers: new Set(["collection:branch"]) },
+      ];
+      for (const scope of scopes) {
+        for (const query of QUERIES) {
+          for (const k of [1, 3, all.length]) {
+            const hits = await search(store, query, { k, ...scope });
+            expectOraclePage(hits, all, query, k, scope);
+            // The union, exactly: the reference ranking over every chunk in either.
+            const union = all.filter(
+              (chunk) =>
+                scope.resources?.has(chunk.resource) ||
+                containerKeys(chunk).some((key) => scope.containers?.has(key)),
+            );
+            const reference = union
+              .map((chunk) => ({ id: chunk.id, score: cosine(chunk.vector, query) }))
+              .sort((a, b) => b.score - a.score || byId(a, b));
+            expect(hits.length).toBe(Math.min(k, reference.length));
+            for (const [i, hit] of hits.entries())
+              expect(Math.abs(hit.score - (reference[i]?.score as number))).toBeLessThan(SCORE_TOLERANCE);
+          }
+        }
+      }
+      // A document's resource still does not reach its sections when a container is asked for beside it.
+      const alpha = await search(store, [0, 1, 0, 0], {
+        k: 100,
+        resources: new Set(["document:alpha"]),
+        containers: new Set(["collection:retail"]),
+      });
+      expect(alpha.map((hit) => hit.id).sort()).toEqual([
+        "a-beta",
+        "b-alpha",
+        "c-beta",
+        "k-alpha",
+        "m-alpha",
+        "y-beta",
+      ]);
+    });
+
+    it("matches nothing when the scope is empty: empty containers with resources absent or empty", async () => {
+      const store = await openStore();
+      await load(store, containerCorpus());
+      for (const query of QUERIES) {
+        expect(await search(store, query, { k: 10, containers: new Set() })).toEqual([]);
+        expect(await search(store, query, { k: 10, containers: new Set(), resources: new Set() })).toEqual(
+          [],
+        );
+        expect(await search(store, query, { k: 10, containers: new Set(), offset: 2 })).toEqual([]);
+      }
+    });
+
+    it("a customer key matches only the chunks of that customer's documents", async () => {
+      const store = await openStore();
+      const all = await load(store, containerCorpus());
+      for (const customer of ["c1", "c2"]) {
+        const scope = { containers: new Set([`customer:${customer}`]) };
+        const hits = await search(store, [1, 1, 1, 1], { k: 100, ...scope });
+        expect(hits.map((hit) => hit.id).sort()).toEqual(
+          all
+            .filter((chunk) => chunk.metadata.customer === customer)
+            .map((chunk) => chunk.id)
+            .sort(),
+        );
+        for (const hit of hits) expect(hit.metadata.customer).toBe(customer);
+        expectOraclePage(hits, all, [1, 1, 1, 1], 100, scope);
+      }
+      // alpha has no customer: no customer key reaches it.
+      const any = await search(store, [1, 0, 0, 0], {
+        k: 100,
+        containers: new Set(["customer:c1", "customer:c2"]),
+      });
+      expect(any.some((hit) => hit.documentId === "alpha")).toBe(false);
+    });
+
+    it("an owner key works for userset subjects (owner:team:legal#member), exactly, not by prefix", async () => {
+      const store = await openStore();
+      const all = await load(store, containerCorpus());
+      const members = await search(store, [1, 0, 0, 0], {
+        k: 100,
+        containers: new Set(["owner:team:legal#member"]),
+      });
+      expect(members.map((hit) => hit.id).sort()).toEqual(["a-beta", "c-beta", "y-beta"]);
+      const team = await search(store, [1, 0, 0, 0], { k: 100, containers: new Set(["owner:team:legal"]) });
+      expect(team.map((hit) => hit.id).sort()).toEqual(["b2-delta", "h-delta", "p-delta"]);
+      for (const keys of [
+        ["owner:team:legal#member"],
+        ["owner:team:legal"],
+        ["owner:team"],
+        ["owner:team:"],
+      ]) {
+        const scope = { containers: new Set(keys) };
+        for (const query of QUERIES)
+          expectOraclePage(await search(store, query, { k: 4, ...scope }), all, query, 4, scope);
+      }
+      expect(await search(store, [1, 0, 0, 0], { k: 100, containers: new Set(["owner:team"]) })).toEqual([]);
+    });
+
+    it("restricts to a set of 5,000 container keys, most of them absent, exactly", async () => {
+      const store = await openStore();
+      const corpus = new Map<string, EmbeddedChunk[]>();
+      for (let d = 0; d < 40; d++) {
+        const documentId = `doc${d}`;
+        const metadata: ChunkMetadata = {
+          collection: `col${d % 8}`,
+          owner: d % 5 === 0 ? `team:t${d % 3}#member` : `user:u${d % 7}`,
+          ...(d % 4 === 1 ? { customer: `cust${d % 6}` } : {}),
+        };
+        corpus.set(
+          documentId,
+          makeDocument(
+            documentId,
+            Array.from({ length: 3 }, (_, c) => ({
+              vector: [((d * 7 + c) % 5) - 2, ((d + c * 3) % 4) - 1, (d % 3) + 1, c - 1],
+              ...(c === 2 ? { section: `${documentId}-s` } : {}),
+            })),
+            metadata,
+          ),
+        );
+      }
+      const all = await load(store, corpus);
+      const present = ["collection:col3", "customer:cust5", "owner:team:t1#member"];
+      const containers = new Set(present);
+      const kinds = ["collection:absent", "customer:absent", "owner:user:absent", "owner:team:absent#member"];
+      for (let i = 0; containers.size < 5_000; i++) containers.add(`${kinds[i % kinds.length]}${i}`);
+      const scope = { containers };
+      const inside = all.filter((chunk) => inScope(chunk, scope));
+      expect(inside.length).toBeGreaterThan(6);
+      expect(inside.length).toBeLessThan(all.length / 2);
+
+      for (const query of QUERIES) {
+        const hits = await search(store, query, { k: 50, containers });
+        expect(hits.map((hit) => hit.id).sort()).toEqual(inside.map((chunk) => chunk.id).sort());
+        expectOraclePage(hits, all, query, 50, scope);
+        expectOraclePage(await search(store, query, { k: 3, containers }), all, query, 3, scope);
+        const withResources = { containers, resources: new Set(["document:doc2", "section:doc4-s"]) };
+        expectOraclePage(
+          await search(store, query, { k: 50, ...withResources }),
+          all,
+          query,
+          50,
+          withResources,
+        );
+      }
+    });
+
+    it("rejects containers that are not a Set with BAD_REQUEST", async () => {
+      const store = await openStore();
+      await load(store, sampleCorpus());
+      for (const containers of [["collection:public"], "collection:public", { "collection:public": true }])
+        await expectBadRequest(
+          search(store, [1, 0, 0, 0], { k: 3, containers: containers as unknown as ReadonlySet<string> }),
+        );
+    });
+
+    it("never returns a chunk outside the resource set or containers: equals the filtered brute-force ranking", async () => {
       const documents = ["d0", "d1", "d2", "d3"];
       const sections = ["s0", "s1"];
       const resourceNames = [
         ...documents.map((d) => `document:${d}`),
         ...sections.map((s) => `section:${s}`),
+      ];
+      const metadataPool: ChunkMetadata[] = [
+        PUBLIC_METADATA,
+        RETAIL_METADATA,
+        BOB_METADATA,
+        { collection: "retail", owner: "user:alice", customer: "c2" },
+      ];
+      // Sections are shared by documents, so one section's chunks may lie in several containers.
+      const containerNames = [
+        ...new Set(metadataPool.flatMap((metadata) => containerKeys({ documentId: "d0", metadata }))),
+        ...documents.map((d) => `document:${d}`),
+        "collection:ghost",
       ];
       const nonZero = (dims: number) =>
         fc
@@ -399,6 +673,7 @@ export function describeVectorStoreContract(
           documents: fc.uniqueArray(
             fc.record({
               documentId: fc.constantFrom(...documents),
+              metadata: fc.constantFrom(...metadataPool),
               chunks: fc.array(
                 fc.record({
                   vector: nonZero(dims),
@@ -414,6 +689,7 @@ export function describeVectorStoreContract(
               vector: nonZero(dims),
               k: fc.integer({ min: 1, max: 8 }),
               resources: fc.subarray([...resourceNames, "document:ghost"]),
+              containers: fc.option(fc.subarray(containerNames), { nil: undefined }),
             }),
             { minLength: 1, maxLength: 4 },
           ),
@@ -427,27 +703,30 @@ export function describeVectorStoreContract(
           const store = await openStore({ dimensions: sample.dims, dataDir: runDir });
           try {
             const all: EmbeddedChunk[] = [];
-            for (const { documentId, chunks } of sample.documents) {
+            for (const { documentId, metadata, chunks } of sample.documents) {
               // Ids interleave across documents and disagree with ordinal order.
               const written = chunks.map((spec, ordinal) =>
-                makeChunk(documentId, ordinal, {
-                  ...spec,
-                  id: `c${(ordinal * 7) % 5}-${documentId}-${ordinal}`,
-                }),
+                makeChunk(
+                  documentId,
+                  ordinal,
+                  { ...spec, id: `c${(ordinal * 7) % 5}-${documentId}-${ordinal}` },
+                  metadata,
+                ),
               );
               await store.replaceDocument(documentId, written);
               all.push(...written);
             }
-            for (const { vector, k, resources: names } of sample.queries) {
+            for (const { vector, k, resources: names, containers: keys } of sample.queries) {
               const resources = new Set(names);
+              const scope = { resources, ...(keys === undefined ? {} : { containers: new Set(keys) }) };
               const query = Float32Array.from(vector);
-              const hits = await store.search({ vector: query, k, resources });
-              expectOraclePage(hits, all, vector, k, resources);
+              const hits = await store.search({ vector: query, k, ...scope });
+              expectOraclePage(hits, all, vector, k, scope);
               // The same ranking as the unrestricted search, filtered and cut.
               const ranking = await store.search({ vector: query, k: all.length });
               expect(hits.map((hit) => hit.id)).toEqual(
                 ranking
-                  .filter((hit) => resources.has(hit.resource))
+                  .filter((hit) => inScope(hit, scope))
                   .slice(0, k)
                   .map((hit) => hit.id),
               );
@@ -461,18 +740,24 @@ export function describeVectorStoreContract(
       );
     });
 
-    it("pages by offset: consecutive pages concatenate to the full ranking", async () => {
+    it("pages by offset: consecutive pages concatenate to the full ranking, under any scope", async () => {
       const store = await openStore();
-      const all = await load(store, sampleCorpus());
+      const all = await load(store, containerCorpus());
       const restricted = new Set(["document:alpha", "document:gamma", "section:beta-vip"]);
+      const scopes: Scope[] = [
+        {},
+        { resources: restricted },
+        { containers: new Set(["collection:public", "customer:c1"]) },
+        { resources: new Set(["section:delta-s"]), containers: new Set(["owner:team:legal#member"]) },
+      ];
       for (const query of QUERIES) {
-        for (const resources of [undefined, restricted]) {
-          const scope = resources ? { resources } : {};
+        for (const scope of scopes) {
           const full = await search(store, query, { k: all.length, ...scope });
+          expectOraclePage(full, all, query, all.length, scope);
           const pages: ScoredChunk[] = [];
           for (let offset = 0; offset < full.length + 3; offset += 3) {
             const page = await search(store, query, { k: 3, offset, ...scope });
-            expectOraclePage(page, all, query, 3, resources, offset);
+            expectOraclePage(page, all, query, 3, scope, offset);
             pages.push(...page);
           }
           expect(pages).toEqual(full);
@@ -517,8 +802,12 @@ export function describeVectorStoreContract(
       const store = await openStore();
       const all = await load(store, sampleCorpus());
       await store.deleteDocument("beta");
-      await store.replaceDocument("delta", makeDocument("delta", [{ vector: [0, 1, 1, 0] }]));
+      await store.replaceDocument(
+        "delta",
+        makeDocument("delta", [{ vector: [0, 1, 1, 0] }], RETAIL_METADATA),
+      );
       const restricted = new Set(["document:alpha", "document:delta"]);
+      const containers = new Set(["collection:retail", "owner:user:bob"]);
       const snapshot = async (s: VectorStore) => ({
         documents: await s.listDocuments(),
         count: await s.count(),
@@ -528,9 +817,12 @@ export function describeVectorStoreContract(
         restricted: await Promise.all(
           QUERIES.map((query) => search(s, query, { k: 3, resources: restricted })),
         ),
+        scoped: await Promise.all(QUERIES.map((query) => search(s, query, { k: all.length, containers }))),
       });
       const before = await snapshot(store);
       expect(before.documents).toEqual(["alpha", "delta", "gamma"]);
+      // Retail is delta alone now that beta is gone, and bob's is gamma; the reopened store must agree.
+      expect(new Set(before.scoped[0]?.map((hit) => hit.documentId))).toEqual(new Set(["delta", "gamma"]));
       await closeStore(store);
 
       const reopened = await openStore();

@@ -11,7 +11,7 @@ import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/e
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { createApp } from "../../src/app.ts";
-import type { Chunk } from "../../src/core/chunk.ts";
+import type { Chunk, ChunkMetadata } from "../../src/core/chunk.ts";
 import { parseTuple } from "../../src/core/permify-notation.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { RequestLimits } from "../../src/http/schemas.ts";
@@ -39,6 +39,18 @@ const RELATIONSHIPS = [
   "section:aml-legal-hold#audience@team:legal#member",
   "document:exec-memo#owner@user:victor",
 ];
+
+/**
+ * Chunk metadata matching the relationships above, as ingest keeps it: each document's collection and
+ * customer (the container pre-filter narrows by them). Documents without a collection relationship name
+ * one nobody can view; the owners here hold no relationship and are never listed as containers.
+ */
+const METADATA: Record<string, ChunkMetadata> = {
+  "help-disputes": { collection: "help-center", owner: "user:nadia" },
+  "maria-statement": { collection: "statements", customer: "cust-maria", owner: "user:nadia" },
+  "aml-policy": { collection: "compliance", owner: "user:lena" },
+  "exec-memo": { collection: "memos", owner: "user:victor" },
+};
 
 type SmallChunk = Omit<Chunk, "ordinal" | "metadata">;
 
@@ -121,7 +133,7 @@ export async function createSmallBank(
     list.push({
       ...c,
       ordinal: list.length,
-      metadata: { collection: "test", owner: "user:victor" },
+      metadata: METADATA[c.documentId] as ChunkMetadata,
       vector: vectors[index] as Float32Array,
     });
     byDocument.set(c.documentId, list);

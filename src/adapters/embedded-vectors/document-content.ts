@@ -24,6 +24,12 @@ export function prepareDocument(
     if (ids.has(stored.id)) throw invalid(`chunk id ${describe(stored.id)} appears twice`);
     if (ordinals.has(stored.ordinal))
       throw invalid(`ordinal ${stored.ordinal} appears twice in document ${documentId}`);
+    const first = prepared[0]?.chunk;
+    if (first !== undefined && !sameMetadata(first.metadata, stored.metadata))
+      throw invalid(
+        `chunk ${describe(stored.id)} has other metadata than chunk ${describe(first.id)}: ` +
+          `every chunk of document ${documentId} carries the document's metadata`,
+      );
     ids.add(stored.id);
     ordinals.add(stored.ordinal);
     prepared.push({
@@ -97,6 +103,18 @@ function copyMetadata(metadata: ChunkMetadata, where: string): ChunkMetadata {
   if (copy.collection === undefined || copy.owner === undefined)
     throw invalid(`${where} needs metadata.collection and metadata.owner`);
   return Object.freeze(copy) as unknown as ChunkMetadata;
+}
+
+/**
+ * ACL metadata is the document's (the manifest declares it per document), so chunks that disagree are a
+ * caller's bug; refusing them keeps a document's resources wholly inside or outside each container, the
+ * case the container pre-filter resolves per resource without looking at chunks. Compares the copies
+ * `copyMetadata` made: string fields, no undefined.
+ */
+function sameMetadata(a: ChunkMetadata, b: ChunkMetadata): boolean {
+  const left = Object.entries(a);
+  const right = b as unknown as Record<string, string>;
+  return left.length === Object.keys(b).length && left.every(([key, value]) => right[key] === value);
 }
 
 function unitVector(vector: Float32Array, dimensions: number, label: string): Float32Array {

@@ -23,7 +23,7 @@ export interface EmbeddedVectorStoreOptions {
 
 /**
  * The VectorStore port in process: exact cosine search over every stored chunk (no approximation, so the
- * authorized top-k equals the oracle), restricted to a set of resources before scoring.
+ * authorized top-k equals the oracle), restricted to a set of resources and containers before scoring.
  *
  * Vectors are scaled to unit length on the way in (and queries too), so scores are cosines even when an
  * embedder's output is slightly off; a zero vector is accepted and scores 0 against everything.
@@ -83,17 +83,18 @@ class EmbeddedVectorStore implements VectorStore {
 
   async search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]> {
     this.assertOpen();
-    const { k, resources, offset = 0 } = request;
+    const { k, resources, containers, offset = 0 } = request;
     if (!Number.isSafeInteger(k) || k < 0)
       throw new AppError("BAD_REQUEST", "k must be a non-negative integer");
     if (!Number.isSafeInteger(offset) || offset < 0)
       throw new AppError("BAD_REQUEST", "offset must be a non-negative integer");
-    checkResources(resources);
+    checkSet(resources, "resources");
+    checkSet(containers, "containers");
     const query = prepareQuery(request.vector, this.index.dimensions);
     this.refresh();
     if (k === 0) return [];
     // The exact ranking is deterministic, so a page is the top k+offset cut at offset.
-    const ranked = this.index.search(query, k + offset, resources);
+    const ranked = this.index.search(query, k + offset, resources, containers);
     return offset === 0 ? ranked : ranked.slice(offset);
   }
 
@@ -112,7 +113,7 @@ class EmbeddedVectorStore implements VectorStore {
 
   async count(resources?: ReadonlySet<string>): Promise<number> {
     this.assertOpen();
-    checkResources(resources);
+    checkSet(resources, "resources");
     this.refresh();
     return resources === undefined ? this.index.count : this.index.countIn(resources);
   }
@@ -178,7 +179,6 @@ class EmbeddedVectorStore implements VectorStore {
 }
 
 /** A Set, as the port says: a string or an array would iterate, but not as the caller meant. */
-function checkResources(resources: ReadonlySet<string> | undefined): void {
-  if (resources !== undefined && !(resources instanceof Set))
-    throw new AppError("BAD_REQUEST", "resources must be a Set");
+function checkSet(set: ReadonlySet<string> | undefined, name: "resources" | "containers"): void {
+  if (set !== undefined && !(set instanceof Set)) throw new AppError("BAD_REQUEST", `${name} must be a Set`);
 }

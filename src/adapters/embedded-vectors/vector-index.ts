@@ -9,8 +9,16 @@
  * a set of resources (the authorization pre-filter) costs what those resources hold, not what the store
  * holds, when they are few; when they are many, one sequential scan with a byte mask of allowed resources
  * is faster than hopping between postings.
+ *
+ * The container pre-filter (`containers` of a search: the keys of `containerKeys`, such as `collection:<id>`)
+ * is resolved to resources the same way: each container key maps to the resources whose chunks carry it,
+ * with a count of those chunks, kept up to date chunk by chunk as slots are placed and released (so a load,
+ * a journal replay and a refresh rebuild it with the rest). A resource is normally all in or all out of a
+ * container, since its chunks share their document's metadata; one whose count falls short (a section id
+ * reused by documents with other metadata, or data written before metadata was checked) is "partial",
+ * and its chunks are then checked one by one, so the filter stays exact whatever was stored.
  */
-import type { Chunk, ScoredChunk } from "../../core/chunk.ts";
+import { type Chunk, type ChunkMetadata, containerKeys, type ScoredChunk } from "../../core/chunk.ts";
 import { dot, TopK } from "./top-k.ts";
 
 /** A stored chunk: an immutable copy of the caller's chunk, without its vector. */
@@ -23,6 +31,9 @@ export interface DocumentContent {
 }
 
 const FREE = -1;
+/** Mask states while a container scope is resolved: every chunk of the resource, or only some of them. */
+const WHOLE = 1;
+const PARTIAL = 2;
 const INITIAL_CAPACITY = 1_024;
 /**
  * Postings are only scored on their own while they cover less than this share of the stored chunks.
@@ -53,6 +64,8 @@ export class VectorIndex {
   private freeResources: number[] = [];
   /** Scratch mask of allowed resource indices; always all zero between searches. */
   private mask = new Uint8Array(0);
+  /** Container key -> resource index -> how many of that resource's chunks carry the key. */
+  private readonly containerResources = new Map<string, Map<number, number>>();
 
   /** Slots of each document in ordinal order. */
   private readonly documents = new Map<string, number[]>();
@@ -96,10 +109,11 @@ export class VectorIndex {
     if (this.documents.has(documentId)) throw new Error(`document ${documentId} appears twice`);
     if (this.highWater + chunks.length > this.capacity) throw new Error("more chunks than vectors");
     const slots: number[] = [];
+    const keys = new ContainerKeyCache();
     for (const chunk of chunks) {
       if (this.chunkSlot.has(chunk.id)) throw new Error(`chunk ${chunk.id} appears twice`);
       const slot = this.highWater++;
-      this.place(slot, chunk);
+      this.place(slot, chunk, keys.of(chunk));
       slots.push(slot);
     }
     this.live += slots.length;
@@ -161,11 +175,12 @@ export class VectorIndex {
     if (content.chunks.length === 0) return;
     const dims = this.dimensions;
     const slots: number[] = [];
+    const keys = new ContainerKeyCache();
     for (let i = 0; i < content.chunks.length; i++) {
       const chunk = content.chunks[i] as StoredChunk;
       const slot = this.allocate();
       this.vectors.set(content.vectors.subarray(i * dims, (i + 1) * dims), slot * this.stride);
-      this.place(slot, chunk);
+      this.place(slot, chunk, keys.of(chunk));
       slots.push(slot);
     }
     this.live += slots.length;
@@ -176,7 +191,8 @@ export class VectorIndex {
   remove(documentId: string): number {
     const slots = this.documents.get(documentId);
     if (!slots) return 0;
-    for (const slot of slots) this.release(slot);
+    const keys = new ContainerKeyCache();
+    for (const slot of slots) this.release(slot, keys);
     this.documents.delete(documentId);
     this.live -= slots.length;
     if (this.freeSlots.length >= COMPACT_MIN_FREE && this.freeSlots.length > this.live) this.compactSlots();
@@ -184,17 +200,25 @@ export class VectorIndex {
   }
 
   /**
-   * The k best chunks for a unit-length `query`. With `resources`, only chunks whose resource is in the
-   * set are ever scored, so nothing outside it can be returned.
+   * The k best chunks for a unit-length `query`. With `resources` or `containers`, only chunks whose
+   * resource is in `resources` or that carry a key in `containers` are ever scored (an absent set counts as
+   * empty), so nothing outside them can be returned.
    */
-  search(unitQuery: Float32Array, k: number, resources?: ReadonlySet<string>): ScoredChunk[] {
+  search(
+    unitQuery: Float32Array,
+    k: number,
+    resources?: ReadonlySet<string>,
+    containers?: ReadonlySet<string>,
+  ): ScoredChunk[] {
     const limit = Math.min(k, this.live);
     if (limit <= 0) return [];
     // Padded to the stride with zeros; float64 spares a conversion per element in the inner loop.
     const query = new Float64Array(this.stride);
     query.set(unitQuery);
     const top = new TopK(limit, (slot) => (this.slotChunk[slot] as StoredChunk).id);
-    if (resources === undefined) {
+    if (containers !== undefined) {
+      this.scanScope(query, top, resources, containers);
+    } else if (resources === undefined) {
       this.scanAll(query, top);
     } else {
       const allowed: number[] = [];
@@ -247,12 +271,83 @@ export class VectorIndex {
     }
   }
 
+  /**
+   * A search restricted to `resources` ∪ the resources in `containers`: the scope is resolved into the mask
+   * (deduplicated there, as a resource may be reached through several keys), then scanned by postings or
+   * by the masked scan on the same share rule as a resource set. Partial resources are left out of both
+   * and scanned chunk by chunk against `containers`.
+   */
+  private scanScope(
+    query: Float64Array,
+    top: TopK,
+    resources: ReadonlySet<string> | undefined,
+    containers: ReadonlySet<string>,
+  ): void {
+    const mask = this.mask;
+    const postings = this.postings;
+    const touched: number[] = [];
+    try {
+      let covered = 0;
+      if (resources !== undefined) {
+        for (const resource of resources) {
+          const index = this.resourceIndex.get(resource);
+          if (index === undefined || mask[index] !== 0) continue;
+          mask[index] = WHOLE;
+          touched.push(index);
+          covered += (postings[index] as number[]).length;
+        }
+      }
+      for (const key of containers) {
+        const members = this.containerResources.get(key);
+        if (members === undefined) continue;
+        for (const [index, carrying] of members) {
+          const state = mask[index];
+          if (state === WHOLE) continue;
+          const whole = carrying === (postings[index] as number[]).length;
+          if (state === PARTIAL) {
+            if (whole) mask[index] = WHOLE;
+            continue;
+          }
+          mask[index] = whole ? WHOLE : PARTIAL;
+          touched.push(index);
+          covered += (postings[index] as number[]).length;
+        }
+      }
+      if (covered === 0) return;
+      const partial = touched.filter((index) => mask[index] === PARTIAL);
+      if (covered < this.live * POSTINGS_SHARE) {
+        for (const index of touched) {
+          if (mask[index] === WHOLE)
+            scanSlots(this.vectors, this.stride, postings[index] as number[], query, top);
+        }
+      } else {
+        for (const index of partial) mask[index] = 0;
+        scanWithMask(this.vectors, this.stride, this.slotResource, this.highWater, mask, query, top);
+      }
+      for (const index of partial) this.scanPartial(query, top, index, containers);
+    } finally {
+      // The mask must be clean for the next search, whatever happened: a stale 1 would let it through.
+      for (const index of touched) mask[index] = 0;
+    }
+  }
+
+  /** The chunks of one resource that carry a key in `containers`. */
+  private scanPartial(query: Float64Array, top: TopK, index: number, containers: ReadonlySet<string>): void {
+    const stride = this.stride;
+    for (const slot of this.postings[index] as number[]) {
+      const chunk = this.slotChunk[slot] as StoredChunk;
+      if (!aclContainers(chunk).some((key) => containers.has(key))) continue;
+      const score = dot(this.vectors, slot * stride, query, stride);
+      if (score >= top.threshold) top.offer(slot, score);
+    }
+  }
+
   private scanPostings(query: Float64Array, top: TopK, allowed: readonly number[]): void {
     for (const index of allowed)
       scanSlots(this.vectors, this.stride, this.postings[index] as number[], query, top);
   }
 
-  private place(slot: number, chunk: StoredChunk): void {
+  private place(slot: number, chunk: StoredChunk, keys: readonly string[]): void {
     const resource = this.internResource(chunk.resource);
     const posting = this.postings[resource] as number[];
     this.slotResource[slot] = resource;
@@ -260,6 +355,14 @@ export class VectorIndex {
     posting.push(slot);
     this.slotChunk[slot] = chunk;
     this.chunkSlot.set(chunk.id, slot);
+    for (const key of keys) {
+      let members = this.containerResources.get(key);
+      if (members === undefined) {
+        members = new Map();
+        this.containerResources.set(key, members);
+      }
+      members.set(resource, (members.get(resource) ?? 0) + 1);
+    }
   }
 
   private allocate(): number {
@@ -269,8 +372,15 @@ export class VectorIndex {
     return this.highWater++;
   }
 
-  private release(slot: number): void {
+  private release(slot: number, keys: ContainerKeyCache): void {
     const resource = this.slotResource[slot] as number;
+    const chunk = this.slotChunk[slot] as StoredChunk;
+    for (const key of keys.of(chunk)) {
+      const members = this.containerResources.get(key) as Map<number, number>;
+      const carrying = (members.get(resource) as number) - 1;
+      if (carrying > 0) members.set(resource, carrying);
+      else if (members.delete(resource) && members.size === 0) this.containerResources.delete(key);
+    }
     const posting = this.postings[resource] as number[];
     const position = this.slotPosting[slot] as number;
     const last = posting.pop() as number;
@@ -279,7 +389,7 @@ export class VectorIndex {
       this.slotPosting[last] = position;
     }
     if (posting.length === 0) this.releaseResource(resource);
-    this.chunkSlot.delete((this.slotChunk[slot] as StoredChunk).id);
+    this.chunkSlot.delete(chunk.id);
     this.slotChunk[slot] = undefined;
     this.slotResource[slot] = FREE;
     this.freeSlots.push(slot);
@@ -388,6 +498,40 @@ function scanWithMask(
     if (resource === FREE || mask[resource] === 0) continue;
     const score = dot(vectors, offset, query, stride);
     if (score >= top.threshold) top.offer(slot, score);
+  }
+}
+
+/**
+ * The chunk's container keys (`containerKeys`); none when its metadata lacks the collection or owner (only
+ * possible in data not written through `prepareDocument`): such a chunk matches no container.
+ */
+function aclContainers(chunk: StoredChunk): string[] {
+  const { collection, owner, customer } = chunk.metadata as { [K in keyof ChunkMetadata]?: unknown };
+  if (typeof collection !== "string" || typeof owner !== "string") return [];
+  if (customer !== undefined && typeof customer !== "string") return [];
+  return containerKeys(chunk);
+}
+
+/**
+ * `aclContainers` remembered for the last chunk seen: a document's chunks carry its id and equal metadata,
+ * so a write or a removal computes the keys once per document rather than once per chunk.
+ */
+class ContainerKeyCache {
+  private last: StoredChunk | undefined;
+  private keys: readonly string[] = [];
+
+  of(chunk: StoredChunk): readonly string[] {
+    const last = this.last;
+    // `containerKeys` reads the document id and the metadata only.
+    if (
+      last === undefined ||
+      last.documentId !== chunk.documentId ||
+      (last.metadata !== chunk.metadata && !sameRecord(last.metadata, chunk.metadata))
+    ) {
+      this.last = chunk;
+      this.keys = aclContainers(chunk);
+    }
+    return this.keys;
   }
 }
 

@@ -6,11 +6,21 @@
  * Searches are exact (`params.exact`), so results equal the embedded store's exact scan; the resource set
  * is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches wrongly). Every
  * transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`.
+ *
+ * The container pre-filter needs "resource in `resources` OR a container key in `containers`" in one
+ * `must` condition, so every point also carries `acl`, a keyword array (indexed like the other fields) of
+ * its resource, tagged `resource=<resource>`, and its container keys (`containerKeys`); a scoped search
+ * matches `acl` against any of the tagged resources and the container keys. The tag is needed because a
+ * document's container key `document:<id>` is also spelled like its resource: untagged, asking for the
+ * resource `document:x` would also reach the chunks of x's narrower sections. A search with `resources`
+ * alone keeps matching the `resource` field. Points written before `acl` existed have none, so a search
+ * with `containers` never returns them (fail closed: they are missed, never leaked); re-ingesting their
+ * documents writes it. Whatever Qdrant answers, every result is checked against the requested scope again.
  */
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { z } from "zod";
-import type { EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
+import { containerKeys, type EmbeddedChunk, type ScoredChunk } from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
 
@@ -32,7 +42,15 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_BATCH_SIZE = 256;
 const SCROLL_PAGE = 1_000;
 /** Keyword-indexed payload fields: what searches and deletes filter by. */
-const INDEXED_FIELDS = ["resource", "document_id", "tenant_id", "collection", "customer", "owner"] as const;
+const INDEXED_FIELDS = [
+  "resource",
+  "document_id",
+  "tenant_id",
+  "collection",
+  "customer",
+  "owner",
+  "acl",
+] as const;
 
 const payloadSchema = z.object({
   chunk_id: z.string(),
@@ -171,8 +189,8 @@ class QdrantVectorStore implements VectorStore {
   async search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]> {
     this.assertOpen();
     const offset = request.offset ?? 0;
-    if (!Number.isSafeInteger(request.k) || request.k < 1) {
-      throw new AppError("BAD_REQUEST", `k must be a positive integer, got ${request.k}`);
+    if (!Number.isSafeInteger(request.k) || request.k < 0) {
+      throw new AppError("BAD_REQUEST", `k must be a non-negative integer, got ${request.k}`);
     }
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new AppError("BAD_REQUEST", `offset must be a non-negative integer, got ${offset}`);
@@ -180,10 +198,19 @@ class QdrantVectorStore implements VectorStore {
     if (request.vector.length !== this.options.dimensions) {
       throw new AppError("BAD_REQUEST", `the query vector has size ${request.vector.length}`);
     }
-    if (request.resources !== undefined && request.resources.size === 0) return [];
+    const { resources, containers } = request;
+    checkSet(resources, "resources");
+    checkSet(containers, "containers");
+    // As the port says (and Qdrant refuses a limit of 0): k = 0 asks for nothing.
+    if (request.k === 0) return [];
     const must: object[] = [this.tenantCondition()];
-    if (request.resources !== undefined) {
-      must.push({ key: "resource", match: { any: [...request.resources] } });
+    if (containers !== undefined) {
+      if (containers.size === 0 && (resources === undefined || resources.size === 0)) return [];
+      const tagged = resources === undefined ? [] : [...resources].map(aclResource);
+      must.push({ key: "acl", match: { any: [...tagged, ...containers] } });
+    } else if (resources !== undefined) {
+      if (resources.size === 0) return [];
+      must.push({ key: "resource", match: { any: [...resources] } });
     }
     const response = await this.call("searching", () =>
       this.client.query(this.options.collection, {
@@ -197,11 +224,12 @@ class QdrantVectorStore implements VectorStore {
     );
     const points = this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points;
     const results = points.map((point) => ({ ...chunkOf(point.payload), score: point.score }));
-    if (request.resources !== undefined) {
+    if (resources !== undefined || containers !== undefined) {
       for (const result of results) {
-        if (!request.resources.has(result.resource)) {
-          throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested resources");
-        }
+        const inScope =
+          resources?.has(result.resource) === true ||
+          (containers !== undefined && containerKeys(result).some((key) => containers.has(key)));
+        if (!inScope) throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested scope");
       }
     }
     // Qdrant leaves the order of equal scores open; the port breaks ties by chunk id.
@@ -290,6 +318,7 @@ class QdrantVectorStore implements VectorStore {
       collection: chunk.metadata.collection,
       owner: chunk.metadata.owner,
       customer: chunk.metadata.customer ?? null,
+      acl: [aclResource(chunk.resource), ...containerKeys(chunk)],
     };
   }
 
@@ -337,6 +366,20 @@ export function pointId(chunkId: string): string {
   const hex = createHash("sha256").update(chunkId).digest("hex");
   const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * A resource as an `acl` entry: tagged, since `document:<id>` is also a container key (every chunk of the
+ * document, sections included) while the resource `document:<id>` excludes the sections. `=` occurs in
+ * no container key (Permify type names and ids never hold it), so the two never meet.
+ */
+function aclResource(resource: string): string {
+  return `resource=${resource}`;
+}
+
+/** A Set, as the port says: a string or an array would iterate, but not as the caller meant. */
+function checkSet(set: ReadonlySet<string> | undefined, name: "resources" | "containers"): void {
+  if (set !== undefined && !(set instanceof Set)) throw new AppError("BAD_REQUEST", `${name} must be a Set`);
 }
 
 function chunkOf(payload: z.infer<typeof payloadSchema>): Omit<ScoredChunk, "score"> {

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { permittedResources } from "../../core/retrieval.ts";
+import { upstream } from "../../core/retrieval-meter.ts";
 import type { Authorizer } from "../../ports/authorizer.ts";
 import type { VectorStore } from "../../ports/vector-store.ts";
 import type { App } from "../app-env.ts";
@@ -34,12 +35,14 @@ export function registerDocumentsRoute(
     async (c) => {
       const [permitted, stored] = await Promise.all([
         permittedResources(deps.authorizer, c.get("principal")),
-        deps.vectorStore.listDocuments(),
+        upstream("vector-store", "the vector store failed", () => deps.vectorStore.listDocuments()),
       ]);
       const readable = stored.filter((id) => permitted.has(`document:${id}`));
       const documents = await Promise.all(
         readable.map(async (id) => {
-          const [first] = await deps.vectorStore.documentChunks(id);
+          const [first] = await upstream("vector-store", "the vector store failed", () =>
+            deps.vectorStore.documentChunks(id),
+          );
           return { id, title: first?.title ?? id, collection: first?.metadata.collection ?? "" };
         }),
       );

@@ -2,11 +2,13 @@ import { createHash } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { answerFromPassages } from "../../core/answering.ts";
 import type { ScoredChunk } from "../../core/chunk.ts";
+import { upstreamFailure } from "../../core/errors.ts";
 import type { Principal } from "../../core/principal.ts";
-import type { RetrievalDeps, RetrievalRequest, RetrievalResult } from "../../core/retrieval.ts";
+import type { RetrievalDeps, RetrievalResult, Retrieve } from "../../core/retrieval.ts";
 import type { AuditLog, AuditRecord } from "../../ports/audit-log.ts";
 import type { ChatModel } from "../../ports/chat-model.ts";
 import type { App } from "../app-env.ts";
+import type { Metrics } from "../metrics.ts";
 import {
   answerResponseSchema,
   errorResponseSchema,
@@ -20,7 +22,8 @@ export interface RetrievalRouteDeps extends RetrievalDeps {
   readonly chatModel: ChatModel;
   readonly auditLog: AuditLog;
   readonly limits: RequestLimits;
-  readonly retrieve: (deps: RetrievalDeps, request: RetrievalRequest) => Promise<RetrievalResult>;
+  readonly retrieve: Retrieve;
+  readonly metrics: Metrics;
 }
 
 const errorResponses = {
@@ -60,8 +63,12 @@ export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): voi
       const { query, k } = c.req.valid("json");
       const principal = c.get("principal");
       const result = await deps.retrieve(deps, { principal, query, k });
+      deps.metrics.observeRetrieval(result.stats);
       c.set("logFields", retrievalLogFields(result));
-      await deps.auditLog.record(auditRecord(c.get("requestId"), "/v1/search", principal, query, k, result));
+      await recordAudit(
+        deps.auditLog,
+        auditRecord(c.get("requestId"), "/v1/search", principal, query, k, result),
+      );
       return c.json({ passages: result.passages.map(toPassage) }, 200);
     },
   );
@@ -85,12 +92,13 @@ export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): voi
       const { query, k } = c.req.valid("json");
       const principal = c.get("principal");
       const result = await deps.retrieve(deps, { principal, query, k });
+      deps.metrics.observeRetrieval(result.stats);
       // Authorization is complete here: the model receives exactly the passages retrieval let through.
       const answer = await answerFromPassages(deps.chatModel, query, result.passages);
       const byId = new Map(result.passages.map((passage) => [passage.id, passage]));
       const cited = answer.citations.flatMap((id) => byId.get(id) ?? []);
       c.set("logFields", { ...retrievalLogFields(result), cited: cited.length, model: deps.chatModel.model });
-      await deps.auditLog.record({
+      await recordAudit(deps.auditLog, {
         ...auditRecord(c.get("requestId"), "/v1/answer", principal, query, k, result),
         model: deps.chatModel.model,
         cited: answer.citations,
@@ -112,6 +120,15 @@ export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): voi
   );
 }
 
+/** No trail, no answer: a failed record fails the request, named as the audit log's failure. */
+async function recordAudit(auditLog: AuditLog, record: AuditRecord): Promise<void> {
+  try {
+    await auditLog.record(record);
+  } catch (error) {
+    throw upstreamFailure("audit-log", "the audit log could not record the request", error);
+  }
+}
+
 function toPassage(chunk: ScoredChunk): typeof passageSchema._output {
   return {
     chunkId: chunk.id,
@@ -127,11 +144,14 @@ function retrievalLogFields(result: RetrievalResult): Record<string, unknown> {
   const { stats } = result;
   return {
     strategy: stats.strategy,
-    candidates: stats.storedChunks,
-    allowed: stats.permittedChunks,
-    withheld: stats.storedChunks - stats.permittedChunks,
+    chosenBy: stats.chosenBy,
+    finishedWith: stats.finishedWith,
+    candidates: stats.candidatesScanned,
+    authzCalls: stats.authzCalls,
+    authzRounds: stats.authzRounds,
+    withheld: stats.withheld,
     returned: stats.returned,
-    permittedResources: stats.permittedResources,
+    ...(stats.permittedResources === undefined ? {} : { permittedResources: stats.permittedResources }),
     timingsMs: Object.fromEntries(
       Object.entries(stats.timingsMs).map(([step, ms]) => [step, Math.round(ms * 100) / 100]),
     ),
@@ -155,8 +175,11 @@ function auditRecord(
     queryDigest: createHash("sha256").update(query).digest("hex"),
     k,
     strategy: result.stats.strategy,
-    permittedResources: result.stats.permittedResources,
-    withheldChunks: result.stats.storedChunks - result.stats.permittedChunks,
+    finishedWith: result.stats.finishedWith,
+    ...(result.stats.permittedResources === undefined
+      ? {}
+      : { permittedResources: result.stats.permittedResources }),
+    withheldChunks: result.stats.withheld,
     returned: result.passages.map((passage) => ({ chunkId: passage.id, resource: passage.resource })),
   };
 }

@@ -11,7 +11,7 @@ import type { CliIo } from "../../../src/cli/command.ts";
 import { formatTuple } from "../../../src/core/permify-notation.ts";
 import { main } from "../../../src/main.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
-import { overridingAuthorizer } from "../ingest/stub-adapters.ts";
+import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
 
 function captureIo(): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -173,6 +173,21 @@ describe("clearance grant", () => {
       "collection:risk#viewer@team:risk#member",
       "document:loan-1#viewer@user:alice",
     ]);
+  });
+
+  it("refuses a document's collection or customer, which ingest writes with the chunk metadata", async () => {
+    for (const mirrored of [
+      "document:loan-1#collection@collection:risk",
+      "document:loan-1#customer@customer:c-1",
+    ]) {
+      const result = await run(["grant", "document:loan-1#viewer@user:alice", mirrored]);
+      expect(result.code).toBe(2);
+      expect(result.out).toEqual([]);
+      expect(result.err).toHaveLength(1);
+      expect(result.err[0]).toContain(mirrored);
+      expect(result.err[0]).toMatch(/clearance ingest.*nothing was written$/);
+    }
+    expect(await storedTuples()).toEqual([]);
   });
 
   it("refuses a relationship that does not parse, naming it, and writes none of the others", async () => {

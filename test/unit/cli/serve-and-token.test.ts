@@ -93,12 +93,17 @@ describe("clearance token and clearance serve (demo identity)", () => {
     expect(await serving).toBe(0);
   });
 
-  it("serve: with no schema in the data directory, every search fails closed with 503", async () => {
+  it("serve: with no schema in the data directory, nothing is readable: no passage, and listing fails with 503", async () => {
     const { url, stop, serving } = await startServe(env);
     const tokenIo = captureIo();
     await main(["token", "--sub", "maria"], { io: tokenIo, env });
-    const search = await searchAs(url, tokenIo.out.at(-1) as string);
-    expect(search.status).toBe(503);
+    const token = tokenIo.out.at(-1) as string;
+    // The store is empty too: the search finds no candidate to check, so it answers none.
+    const search = await searchAs(url, token);
+    expect(search.status).toBe(200);
+    expect(await search.json()).toEqual({ passages: [] });
+    const documents = await fetch(`${url}/v1/documents`, { headers: { authorization: `Bearer ${token}` } });
+    expect(documents.status).toBe(503);
     stop.abort();
     expect(await serving).toBe(0);
   });

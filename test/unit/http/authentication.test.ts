@@ -92,14 +92,16 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
     expect(bank.modelCalls()).toBe(before);
   });
 
-  it("keeps /healthz, /readyz and /openapi.json public", async () => {
+  it("keeps /healthz, /readyz, /metrics and /openapi.json public", async () => {
     expect((await bank.app.request("/healthz")).status).toBe(200);
     expect((await bank.app.request("/readyz")).status).toBe(200);
+    expect((await bank.app.request("/metrics")).status).toBe(200);
     const spec = (await (await bank.app.request("/openapi.json")).json()) as {
       paths: Record<string, unknown>;
     };
     expect(Object.keys(spec.paths).sort()).toEqual([
       "/healthz",
+      "/metrics",
       "/readyz",
       "/v1/answer",
       "/v1/documents",

@@ -18,8 +18,8 @@ import { AppError } from "../../../src/core/errors.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
 import type { ChatModel } from "../../../src/ports/chat-model.ts";
 import type { VectorStore } from "../../../src/ports/vector-store.ts";
+import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
 import { testTokenVerifier } from "../../helpers/test-identity.ts";
-import { overridingAuthorizer } from "../ingest/stub-adapters.ts";
 
 /** What an upstream's own message may carry, which must never reach an unauthenticated caller. */
 const INTERNAL_DETAIL = "connect ECONNREFUSED 10.20.30.40:3478 key=sk-live-secret";

@@ -18,7 +18,7 @@ import {
   type StubEmbedder,
   withFailingReplace,
   withFailingWrites,
-} from "./stub-adapters.ts";
+} from "../../helpers/stub-adapters.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const BAD_PDFS = fileURLToPath(new URL("../../fixtures/bad-pdfs/", import.meta.url));

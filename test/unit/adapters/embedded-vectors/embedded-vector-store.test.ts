@@ -10,9 +10,10 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmbeddedVectorStore } from "../../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
-import type { EmbeddedChunk } from "../../../../src/core/chunk.ts";
+import { containerKeys, type EmbeddedChunk } from "../../../../src/core/chunk.ts";
 import { isAppError } from "../../../../src/core/errors.ts";
 import type { VectorStore } from "../../../../src/ports/vector-store.ts";
 
@@ -75,6 +76,12 @@ async function observe(store: VectorStore): Promise<unknown> {
     documents,
     chunks: await Promise.all(documents.map((id) => store.documentChunks(id))),
     top: await store.search({ vector: query, k: 100 }),
+    // The container map is rebuilt with the rest on every load and refresh.
+    containers: await Promise.all(
+      [["collection:public"], ["customer:c9", "owner:user:nobody"], ["owner:user:alice", "collection:x"]].map(
+        (keys) => store.search({ vector: query, k: 100, containers: new Set(keys) }),
+      ),
+    ),
   };
 }
 
@@ -154,6 +161,19 @@ describe("embedded vector store: writes", () => {
       [good, chunk("a", 1, [1, 0, 0, 0], { id: "" })],
       [good, chunk("a", -1, [1, 0, 0, 0])],
       [good, { ...chunk("a", 1, [1, 0, 0, 0]), vector: [1, 0, 0, 0] as unknown as Float32Array }],
+      // Every chunk of a document carries the document's ACL metadata.
+      [good, chunk("a", 1, [1, 0, 0, 0], { metadata: { collection: "other", owner: "user:alice" } })],
+      [good, chunk("a", 1, [1, 0, 0, 0], { metadata: { collection: "public", owner: "user:bob" } })],
+      [
+        good,
+        chunk("a", 1, [1, 0, 0, 0], {
+          metadata: { collection: "public", owner: "user:alice", customer: "c1" },
+        }),
+      ],
+      [
+        good,
+        chunk("a", 1, [1, 0, 0, 0], { metadata: { collection: "public" } as EmbeddedChunk["metadata"] }),
+      ],
     ];
     for (const chunks of bad) await expectCode(store.replaceDocument("a", chunks), "BAD_REQUEST");
     await expectCode(store.replaceDocument("not a valid id", []), "BAD_REQUEST");
@@ -269,6 +289,70 @@ describe("embedded vector store: search", () => {
     await expectCode(store.search({ vector: q(Number.NaN, 0, 0, 0), k: 1 }), "BAD_REQUEST");
     await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1.5 }), "BAD_REQUEST");
     await expectCode(store.search({ vector: q(1, 0, 0, 0), k: -1 }), "BAD_REQUEST");
+    for (const scope of [["document:a"], "document:a", new Map([["document:a", 1]])]) {
+      const set = scope as unknown as ReadonlySet<string>;
+      await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1, resources: set }), "BAD_REQUEST");
+      await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1, containers: set }), "BAD_REQUEST");
+    }
+  });
+
+  it("accepts chunks of one document whose metadata is equal but not the same object, or lists an undefined customer", async () => {
+    const store = await open();
+    await store.replaceDocument("a", [
+      chunk("a", 0, [1, 0, 0, 0], {
+        metadata: { collection: "public", owner: "user:alice", customer: undefined },
+      }),
+      chunk("a", 1, [0, 1, 0, 0]),
+    ]);
+    const hits = await store.search({
+      vector: q(1, 0, 0, 0),
+      k: 5,
+      containers: new Set(["collection:public"]),
+    });
+    expect(hits.map((h) => h.id)).toEqual(["a#0", "a#1"]);
+  });
+
+  it("restricts to containers, and to containers or resources, on both scan paths", async () => {
+    const store = await open();
+    // 200 documents: a collection covers 25% of the store (masked scan), customer vip 2% (postings).
+    for (let d = 0; d < 200; d++) {
+      const metadata = {
+        collection: `col${d % 4}`,
+        owner: `user:u${d % 10}`,
+        ...(d % 50 === 7 ? { customer: "vip" } : {}),
+      };
+      await store.replaceDocument(`d${d}`, [
+        chunk(`d${d}`, 0, [1, d % 7, 0, 0], { metadata }),
+        chunk(`d${d}`, 1, [0, 1, d % 5, 0], { metadata, resource: `section:d${d}-s`, sectionId: `d${d}-s` }),
+      ]);
+    }
+    const all = await store.search({ vector: q(1, 1, 0, 0), k: 1_000 });
+    const document = (id: string): number => Number(id.slice(1).split("#")[0]);
+    const cases: { containers: string[]; resources?: string[]; expected: (id: string) => boolean }[] = [
+      { containers: ["collection:col1"], expected: (id) => document(id) % 4 === 1 },
+      { containers: ["owner:user:u3"], expected: (id) => document(id) % 10 === 3 },
+      { containers: ["customer:vip"], expected: (id) => document(id) % 50 === 7 },
+      {
+        containers: ["customer:vip"],
+        resources: ["section:d0-s", "document:d5", "document:d7"],
+        expected: (id) => document(id) % 50 === 7 || id === "d0#1" || id === "d5#0",
+      },
+      {
+        containers: ["collection:col0", "collection:col1", "owner:user:u3"],
+        resources: ["document:d2"],
+        expected: (id) => document(id) % 4 <= 1 || document(id) % 10 === 3 || id === "d2#0",
+      },
+    ];
+    for (const { containers, resources, expected } of cases) {
+      const hits = await store.search({
+        vector: q(1, 1, 0, 0),
+        k: 1_000,
+        containers: new Set(containers),
+        ...(resources ? { resources: new Set(resources) } : {}),
+      });
+      expect(hits.length).toBeGreaterThan(0);
+      expect(hits).toEqual(all.filter((hit) => expected(hit.id)));
+    }
   });
 });
 
@@ -440,6 +524,59 @@ describe("embedded vector store: persistence", () => {
     await reader.deleteDocument("a");
     expect(await observe(writer)).toEqual(await observe(reader));
     expect(await observe(await open({ dataDir: dir }))).toEqual(await observe(reader));
+  });
+
+  it("keeps containers exact over stored data no longer accepted: mixed or missing ACL metadata", async () => {
+    const dir = dataDir();
+    const store = await open({ dataDir: dir });
+    await store.replaceDocument("a", [chunk("a", 0, [1, 0, 0, 0])]);
+    await store.close();
+    // A journal line as an older version could have written it: one resource whose chunks disagree, and a
+    // chunk without a collection or owner.
+    const legacy = [
+      chunk("old", 0, [1, 0, 0, 0], { metadata: { collection: "x", owner: "user:bob" } }),
+      chunk("old", 1, [0, 1, 0, 0], { metadata: { collection: "y", owner: "user:bob", customer: "c1" } }),
+      chunk("old", 2, [0, 0, 1, 0], { metadata: {} as EmbeddedChunk["metadata"] }),
+    ];
+    const vectors = new Float32Array(legacy.flatMap((c) => [...c.vector]));
+    const body = JSON.stringify({
+      op: "replace",
+      seq: 2,
+      documentId: "old",
+      chunks: legacy.map(({ vector: _vector, ...rest }) => rest),
+      vectors: Buffer.from(vectors.buffer).toString("base64"),
+    });
+    const line = `${crc32(Buffer.from(body)).toString(16).padStart(8, "0")} ${body}\n`;
+    appendFileSync(join(dir, "vectors", "journal.log"), line);
+
+    const reopened = await open({ dataDir: dir });
+    const ids = async (containers: string[], resources?: string[]) =>
+      (
+        await reopened.search({
+          vector: q(1, 1, 1, 1),
+          k: 10,
+          containers: new Set(containers),
+          ...(resources ? { resources: new Set(resources) } : {}),
+        })
+      )
+        .map((hit) => hit.id)
+        .sort();
+    expect(await reopened.count()).toBe(4);
+    expect(await ids(["collection:x"])).toEqual(["old#0"]);
+    expect(await ids(["customer:c1"])).toEqual(["old#1"]);
+    expect(await ids(["owner:user:bob"])).toEqual(["old#0", "old#1"]);
+    expect(await ids(["collection:x", "collection:y"])).toEqual(["old#0", "old#1"]);
+    // Without ACL metadata a chunk matches no container, not even its document's; its resource still works.
+    const keys = [
+      ...containerKeys({ documentId: "old", metadata: { collection: "x", owner: "user:bob" } }),
+      ...containerKeys({
+        documentId: "old",
+        metadata: { collection: "y", owner: "user:bob", customer: "c1" },
+      }),
+    ];
+    expect(await ids(keys)).toEqual(["old#0", "old#1"]);
+    expect(await ids(["collection:x"], ["document:old"])).toEqual(["old#0", "old#1", "old#2"]);
+    expect(await ids(["collection:public"])).toEqual(["a#0"]);
   });
 
   it("waits for a live writer's lock, then fails with UPSTREAM_UNAVAILABLE; takes over a dead one's", async () => {

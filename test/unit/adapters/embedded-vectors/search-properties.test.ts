@@ -1,15 +1,17 @@
 /**
  * The restricted search against an oracle: a brute-force scan over a plain model of the store's content,
- * filtered by resource, with its own naive cosine. Random histories of replaces and deletes exercise
- * slot reuse, posting lists and both restricted paths (postings for small sets, masked scan for large).
+ * filtered by resource and container key, with its own naive cosine. Random histories of replaces and
+ * deletes exercise slot reuse, posting lists, the container map and both restricted paths (postings for
+ * small sets, masked scan for large); sections shared by documents with other metadata exercise the
+ * resources that lie only partly in a container.
  *
  * Reproduce a failure with FC_SEED=<seed> FC_PATH=<path>; FC_NUM_RUNS=<n> runs a longer soak.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createEmbeddedVectorStore } from "../../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
-import type { EmbeddedChunk } from "../../../../src/core/chunk.ts";
-import type { VectorStore } from "../../../../src/ports/vector-store.ts";
+import { type ChunkMetadata, containerKeys, type EmbeddedChunk } from "../../../../src/core/chunk.ts";
+import type { VectorSearchRequest, VectorStore } from "../../../../src/ports/vector-store.ts";
 import { cosine } from "../../../helpers/cosine.ts";
 
 function runParameters(numRuns: number): fc.Parameters<unknown> {
@@ -30,13 +32,33 @@ const RESOURCES = [
   ...SECTIONS.map((s) => `section:${s}`),
   "document:ghost",
 ];
+const METADATA: readonly ChunkMetadata[] = [
+  { collection: "c", owner: "user:u" },
+  { collection: "c", owner: "team:t#member", customer: "k1" },
+  { collection: "e", owner: "user:u", customer: "k2" },
+  { collection: "e", owner: "user:v" },
+];
+const CONTAINERS = [
+  ...new Set([
+    ...METADATA.flatMap((metadata) => containerKeys({ documentId: "d0", metadata })),
+    ...DOCUMENTS.flatMap((documentId) =>
+      containerKeys({ documentId, metadata: METADATA[0] as ChunkMetadata }),
+    ),
+  ]),
+  "collection:ghost",
+];
 
 /** Small integer components: many exact ties and zero vectors, the cases a tie-break bug hides in. */
 const vectorArb = (dims: number) =>
   fc.array(fc.integer({ min: -2, max: 2 }), { minLength: dims, maxLength: dims });
 
 type Op =
-  | { kind: "replace"; documentId: string; chunks: { section?: string; vector: number[]; ordinal: number }[] }
+  | {
+      kind: "replace";
+      documentId: string;
+      metadata: ChunkMetadata;
+      chunks: { section?: string; vector: number[]; ordinal: number }[];
+    }
   | { kind: "delete"; documentId: string };
 
 const opArb = (dims: number): fc.Arbitrary<Op> =>
@@ -46,6 +68,7 @@ const opArb = (dims: number): fc.Arbitrary<Op> =>
       arbitrary: fc.record({
         kind: fc.constant("replace" as const),
         documentId: fc.constantFrom(...DOCUMENTS),
+        metadata: fc.constantFrom(...METADATA),
         chunks: fc
           .array(
             fc.record({
@@ -84,6 +107,7 @@ const caseArb = fc.integer({ min: 1, max: 9 }).chain((dims) =>
         vector: vectorArb(dims),
         k: fc.integer({ min: 0, max: 12 }),
         resources: fc.option(fc.subarray(RESOURCES), { nil: undefined }),
+        containers: fc.option(fc.subarray(CONTAINERS), { nil: undefined }),
       }),
       { minLength: 1, maxLength: 6 },
     ),
@@ -100,9 +124,19 @@ function toChunks(op: Extract<Op, { kind: "replace" }>): EmbeddedChunk[] {
     title: op.documentId,
     text: `chunk ${c.ordinal}`,
     ordinal: c.ordinal,
-    metadata: { collection: "c", owner: "user:u" },
+    metadata: op.metadata,
     vector: Float32Array.from(c.vector),
   }));
+}
+
+type Scope = Pick<VectorSearchRequest, "resources" | "containers">;
+
+/** The port's candidate rule, written out: resource in `resources` or a container key in `containers`. */
+function inScope(chunk: Pick<EmbeddedChunk, "resource" | "documentId" | "metadata">, scope: Scope): boolean {
+  const { resources, containers } = scope;
+  if (resources === undefined && containers === undefined) return true;
+  if (resources?.has(chunk.resource)) return true;
+  return containers !== undefined && containerKeys(chunk).some((key) => containers.has(key));
 }
 
 const EPSILON = 1e-6;
@@ -118,8 +152,9 @@ async function expectOracle(
   all: readonly EmbeddedChunk[],
   query: number[],
   k: number,
-  resources: ReadonlySet<string> | undefined,
+  scope: Scope,
 ): Promise<void> {
+  const { resources } = scope;
   const vector = Float32Array.from(query);
   const full = await store.search({ vector, k: all.length });
   expect(full).toHaveLength(all.length);
@@ -134,12 +169,12 @@ async function expectOracle(
     }
   });
   expect(new Set(full.map((hit) => hit.id)).size).toBe(all.length);
-  const hits = await store.search({ vector, k, ...(resources ? { resources } : {}) });
+  const hits = await store.search({ vector, k, ...scope });
   expect(await store.count(resources)).toBe(
     resources ? all.filter((chunk) => resources.has(chunk.resource)).length : all.length,
   );
-  if (resources) for (const hit of hits) expect(resources.has(hit.resource)).toBe(true);
-  const expected = full.filter((hit) => resources === undefined || resources.has(hit.resource)).slice(0, k);
+  for (const hit of hits) expect(inScope(hit, scope)).toBe(true);
+  const expected = full.filter((hit) => inScope(hit, scope)).slice(0, k);
   expect(hits).toEqual(expected);
 }
 
@@ -164,15 +199,20 @@ describe("embedded vector store: search equals the oracle", () => {
         const all = [...model.values()].flat();
         expect(await store.count()).toBe(all.length);
         expect(await store.listDocuments()).toEqual([...model.keys()].sort());
-        for (const { vector, k, resources } of queries)
-          await expectOracle(store, all, vector, k, resources === undefined ? undefined : new Set(resources));
+        for (const { vector, k, resources, containers } of queries) {
+          const scope = {
+            ...(resources === undefined ? {} : { resources: new Set(resources) }),
+            ...(containers === undefined ? {} : { containers: new Set(containers) }),
+          };
+          await expectOracle(store, all, vector, k, scope);
+        }
         await store.close();
       }),
       runParameters(150),
     );
   });
 
-  it("at scale, after most chunks were deleted (slots compacted), on every selectivity", async () => {
+  it("at scale, after most chunks were deleted (slots compacted), on every selectivity, by resource and container", async () => {
     const dims = 13;
     const store = await createEmbeddedVectorStore({ dimensions: dims });
     let seed = 7;
@@ -190,7 +230,11 @@ describe("embedded vector store: search equals the oracle", () => {
         title: documentId,
         text: "",
         ordinal: c,
-        metadata: { collection: "c", owner: "user:u" },
+        metadata: {
+          collection: `col${d % 20}`,
+          owner: `user:u${d % 3}`,
+          ...(d % 7 === 0 ? { customer: "k" } : {}),
+        },
         vector: Float32Array.from({ length: dims }, next),
       }));
       await store.replaceDocument(documentId, chunks);
@@ -220,8 +264,19 @@ describe("embedded vector store: search equals the oracle", () => {
     for (const share of [0, 0.01, 0.1, 0.3, 1]) {
       const set = new Set(resources.filter((_, i) => i < resources.length * share));
       for (let trial = 0; trial < 3; trial++)
-        await expectOracle(store, all, Array.from({ length: dims }, next), 10, set);
+        await expectOracle(store, all, Array.from({ length: dims }, next), 10, { resources: set });
     }
-    await expectOracle(store, all, Array.from({ length: dims }, next), 25, undefined);
+    // From one collection (a few %) to all of them, alone and with resources besides.
+    const collections = Array.from({ length: 20 }, (_, i) => `collection:col${i}`);
+    for (const count of [0, 1, 3, 10, 20]) {
+      const containers = new Set(collections.slice(0, count));
+      for (const scope of [
+        { containers },
+        { containers, resources: new Set(resources.slice(0, 30)) },
+        { containers: new Set([...containers, "customer:k", "owner:user:u2"]) },
+      ])
+        await expectOracle(store, all, Array.from({ length: dims }, next), 10, scope);
+    }
+    await expectOracle(store, all, Array.from({ length: dims }, next), 25, {});
   });
 });

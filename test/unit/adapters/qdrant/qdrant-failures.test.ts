@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHashingEmbedder } from "../../../../src/adapters/offline/hashing-embedder.ts";
 import { createQdrantVectorStore, pointId } from "../../../../src/adapters/qdrant/qdrant-vector-store.ts";
+import { containerKeys } from "../../../../src/core/chunk.ts";
 import { isAppError } from "../../../../src/core/errors.ts";
 import type { VectorStore } from "../../../../src/ports/vector-store.ts";
 import { createSmallBank, postJson } from "../../../helpers/small-bank.ts";
@@ -22,6 +23,11 @@ type SearchFault = "5xx" | "malformed" | "hang" | "outside-resources";
 interface QdrantStub {
   readonly url: string;
   searches: number;
+  /** The filter of every search the adapter sent, in order. */
+  readonly filters: unknown[];
+  /** The payload index of every field the adapter asked for, and every point it upserted. */
+  readonly indexes: unknown[];
+  readonly upserted: { id: string; payload: Record<string, unknown> }[];
   close(): Promise<void>;
 }
 
@@ -35,10 +41,19 @@ async function startQdrantStub(
   fault: SearchFault,
   options: { vectorSize?: number } = {},
 ): Promise<QdrantStub> {
-  const stub = { searches: 0 } as { searches: number };
+  const stub = {
+    searches: 0,
+    filters: [] as unknown[],
+    indexes: [] as unknown[],
+    upserted: [] as QdrantStub["upserted"],
+  };
   const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const body: Buffer[] = [];
+    request.on("data", (piece: Buffer) => body.push(piece));
+    request.on("end", () => answer(request, response, Buffer.concat(body).toString("utf8")));
+  });
+  const answer = (request: IncomingMessage, response: ServerResponse, body: string) => {
     const path = (request.url ?? "").split("?")[0] ?? "";
-    request.resume();
     const ok = (result: unknown) => reply(response, 200, { result, status: "ok", time: 0 });
     if (request.method === "GET" && path === `/collections/${COLLECTION}/exists`) return ok({ exists: true });
     if (request.method === "GET" && path === `/collections/${COLLECTION}`) {
@@ -48,12 +63,20 @@ async function startQdrantStub(
       });
     }
     if (request.method === "PUT" && path === `/collections/${COLLECTION}/index`) {
+      stub.indexes.push(JSON.parse(body));
       return ok({ operation_id: 1, status: "completed" });
     }
+    if (request.method === "PUT" && path === `/collections/${COLLECTION}/points`) {
+      stub.upserted.push(...(JSON.parse(body) as { points: QdrantStub["upserted"] }).points);
+      return ok({ operation_id: 2, status: "completed" });
+    }
+    if (request.method === "POST" && path === `/collections/${COLLECTION}/points/delete`)
+      return ok({ operation_id: 3, status: "completed" });
     if (request.method === "POST" && path === `/collections/${COLLECTION}/points/count`)
       return ok({ count: 5 });
     if (request.method === "POST" && path === `/collections/${COLLECTION}/points/query`) {
       stub.searches += 1;
+      stub.filters.push((JSON.parse(body) as { filter?: unknown }).filter);
       switch (fault) {
         case "5xx":
           return reply(response, 503, { status: { error: "Service Unavailable: overloaded" }, time: 0 });
@@ -84,7 +107,7 @@ async function startQdrantStub(
       }
     }
     reply(response, 404, { status: { error: `stub: no route ${request.method} ${path}` }, time: 0 });
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(stub, {
@@ -143,11 +166,124 @@ describe("Qdrant adapter against a failing Qdrant (stub server)", () => {
     expect(error.code).not.toBe("BAD_REQUEST");
   });
 
-  it("does not ask Qdrant at all for an empty resource set", async () => {
+  it("never returns a chunk outside the requested containers, whatever Qdrant answers", async () => {
+    const stub = await startQdrantStub("outside-resources");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    const scopes = [
+      { containers: new Set(["collection:public", "customer:c1", "owner:team:legal#member"]) },
+      { containers: new Set(["collection:public"]), resources: new Set(["document:faq"]) },
+      // The memo's resource, asked for as a container key: a document key, not the resource.
+      { containers: new Set(["document:faq"]), resources: new Set(["section:exec-memo-board"]) },
+    ];
+    for (const scope of scopes) {
+      const error = await store.search({ vector: await query(), k: 3, ...scope }).catch((e) => e);
+      expect(isAppError(error)).toBe(true);
+      expect(error.code).not.toBe("BAD_REQUEST");
+    }
+    // In scope through any of its container keys or through its resource, it is returned.
+    const memoKeys = containerKeys({
+      documentId: "exec-memo",
+      metadata: { collection: "executive", owner: "user:victor" },
+    });
+    expect(memoKeys).toContain("collection:executive");
+    for (const scope of [
+      ...memoKeys.map((key) => ({ containers: new Set([key]) })),
+      { containers: new Set<string>(), resources: new Set(["document:exec-memo"]) },
+    ]) {
+      const hits = await store.search({ vector: await query(), k: 3, ...scope });
+      expect(hits.map((hit) => hit.id)).toEqual(["exec-memo:0"]);
+    }
+  });
+
+  it("writes every point with its acl (tagged resource and container keys), indexed as a keyword", async () => {
+    const stub = await startQdrantStub("5xx");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    expect(stub.indexes).toContainEqual({ field_name: "acl", field_schema: "keyword" });
+    const vector = await query();
+    const metadata = { collection: "loans", owner: "team:legal#member", customer: "c1" };
+    const base = { documentId: "loan", title: "Loan", text: "Terms.", vector, metadata };
+    await store.replaceDocument("loan", [
+      {
+        ...base,
+        id: "loan:0",
+        resource: "document:loan",
+        ordinal: 0,
+      },
+      {
+        ...base,
+        id: "loan:1",
+        resource: "section:loan-terms",
+        sectionId: "loan-terms",
+        ordinal: 1,
+      },
+    ]);
+    const keys = containerKeys({ documentId: "loan", metadata });
+    expect(keys).toEqual(
+      expect.arrayContaining(["collection:loans", "customer:c1", "owner:team:legal#member"]),
+    );
+    expect(stub.upserted.map((point) => [point.id, point.payload.acl])).toEqual([
+      [pointId("loan:0"), ["resource=document:loan", ...keys]],
+      [pointId("loan:1"), ["resource=section:loan-terms", ...keys]],
+    ]);
+  });
+
+  it("scopes a search by resources and containers with one `must` condition on acl, never `should`", async () => {
+    const stub = await startQdrantStub("outside-resources");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    await store.search({
+      vector: await query(),
+      k: 3,
+      resources: new Set(["document:exec-memo"]),
+      containers: new Set(["collection:executive", "owner:team:legal#member"]),
+    });
+    await store.search({ vector: await query(), k: 3, containers: new Set(["owner:user:victor"]) });
+    expect(stub.filters).toEqual([
+      {
+        must: [
+          { key: "tenant_id", match: { value: "default" } },
+          {
+            key: "acl",
+            match: {
+              any: ["resource=document:exec-memo", "collection:executive", "owner:team:legal#member"],
+            },
+          },
+        ],
+      },
+      {
+        must: [
+          { key: "tenant_id", match: { value: "default" } },
+          { key: "acl", match: { any: ["owner:user:victor"] } },
+        ],
+      },
+    ]);
+  });
+
+  it("rejects containers or resources that are not a Set with BAD_REQUEST, without asking Qdrant", async () => {
+    const stub = await startQdrantStub("5xx");
+    opened.push(stub);
+    const store = await openAgainst(stub);
+    for (const scope of [
+      { containers: ["collection:public"] as unknown as ReadonlySet<string> },
+      { resources: "document:faq" as unknown as ReadonlySet<string> },
+    ]) {
+      const error = await store.search({ vector: await query(), k: 3, ...scope }).catch((e) => e);
+      expect(isAppError(error, "BAD_REQUEST")).toBe(true);
+    }
+    expect(stub.searches).toBe(0);
+  });
+
+  it("does not ask Qdrant at all for an empty scope", async () => {
     const stub = await startQdrantStub("5xx");
     opened.push(stub);
     const store = await openAgainst(stub);
     expect(await store.search({ vector: await query(), k: 3, resources: new Set() })).toEqual([]);
+    expect(await store.search({ vector: await query(), k: 3, containers: new Set() })).toEqual([]);
+    expect(
+      await store.search({ vector: await query(), k: 3, resources: new Set(), containers: new Set() }),
+    ).toEqual([]);
     expect(stub.searches).toBe(0);
   });
 

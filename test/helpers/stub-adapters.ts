@@ -4,11 +4,11 @@
  * authorizer whose writes fail), so that the rollback paths of ingest are driven without monkey-patching.
  */
 import { createHash } from "node:crypto";
-import type { EmbeddedChunk } from "../../../src/core/chunk.ts";
-import { AppError } from "../../../src/core/errors.ts";
-import type { Authorizer } from "../../../src/ports/authorizer.ts";
-import type { Embedder } from "../../../src/ports/embedder.ts";
-import type { VectorStore } from "../../../src/ports/vector-store.ts";
+import type { EmbeddedChunk } from "../../src/core/chunk.ts";
+import { AppError } from "../../src/core/errors.ts";
+import type { Authorizer } from "../../src/ports/authorizer.ts";
+import type { Embedder } from "../../src/ports/embedder.ts";
+import type { VectorStore } from "../../src/ports/vector-store.ts";
 
 export interface StubEmbedder extends Embedder {
   /** How many texts each `embedDocuments` call received. */
@@ -77,6 +77,21 @@ export function withFailingReplace(
     count: (resources) => inner.count(resources),
     probe: () => inner.probe(),
     close: () => inner.close(),
+  };
+}
+
+/** Every method of `inner`, bound to it, with `overrides` in place of some. */
+export function overridingVectorStore(inner: VectorStore, overrides: Partial<VectorStore>): VectorStore {
+  return {
+    replaceDocument: (documentId, chunks) => inner.replaceDocument(documentId, chunks),
+    deleteDocument: (documentId) => inner.deleteDocument(documentId),
+    search: (request) => inner.search(request),
+    listDocuments: () => inner.listDocuments(),
+    documentChunks: (documentId) => inner.documentChunks(documentId),
+    count: (resources) => inner.count(resources),
+    probe: () => inner.probe(),
+    close: () => inner.close(),
+    ...overrides,
   };
 }
 
