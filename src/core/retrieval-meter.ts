@@ -29,16 +29,18 @@ export class RetrievalMeter {
   constructor(
     private readonly authorizer: Authorizer,
     private readonly vectorStore: VectorStore,
+    /** The engine's clock (tests drive it to make costs deterministic). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** One page of a lookup: one authorizer call. Rounds are counted by the caller (pages run in sequence). */
   async lookupPage(request: LookupResourcesRequest): Promise<LookupPage> {
-    const started = performance.now();
+    const started = this.now();
     this.authzCalls++;
     const page = await upstream("authorizer", "the authorizer could not list readable resources", () =>
       this.authorizer.lookupResources(request),
     );
-    const ms = performance.now() - started;
+    const ms = this.now() - started;
     this.authorizeMs += ms;
     this.observations.push({ operation: "lookup", size: page.ids.length, ms });
     return page;
@@ -47,13 +49,13 @@ export class RetrievalMeter {
   /** One bulk check: one round of authorization, however the adapter splits it into server calls. */
   async checkMany(requests: readonly CheckRequest[]): Promise<readonly CheckOutcome[]> {
     if (requests.length === 0) return [];
-    const started = performance.now();
+    const started = this.now();
     this.authzCalls++;
     this.authzRounds++;
     const outcomes = await upstream("authorizer", "the authorizer could not check the candidates", () =>
       this.authorizer.checkMany(requests),
     );
-    const ms = performance.now() - started;
+    const ms = this.now() - started;
     this.authorizeMs += ms;
     this.observations.push({ operation: "check", size: requests.length, ms });
     if (outcomes.length !== requests.length) {
@@ -69,12 +71,12 @@ export class RetrievalMeter {
     request: VectorSearchRequest,
     scopeSize: number | Promise<number>,
   ): Promise<readonly ScoredChunk[]> {
-    const started = performance.now();
+    const started = this.now();
     this.searches++;
     const found = await upstream("vector-store", "the vector store failed", () =>
       this.vectorStore.search(request),
     );
-    const ms = performance.now() - started;
+    const ms = this.now() - started;
     this.searchMs += ms;
     this.candidatesScanned += found.length;
     this.observations.push({ operation: "search", size: await scopeSize, ms });

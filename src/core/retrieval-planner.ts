@@ -1,10 +1,12 @@
 /**
- * What the adaptive strategy knows when it chooses: a cost model of the plugged-in authorizer and vector
- * store, learned from the calls retrieval makes, and a cached estimate of how much of the store each
- * principal may read. Both only steer the choice: every strategy returns the same passages, so a wrong or
- * stale estimate costs time, never correctness.
+ * How the adaptive strategy chooses (`choose`): a cost model of the plugged-in authorizer and vector store,
+ * learned from the calls retrieval makes, and per principal an estimate of how much of the store they may
+ * read and what each strategy took for them (`nextEstimate`). Both only steer the choice: every strategy
+ * returns the same passages, so a wrong or stale estimate costs time, never correctness.
  */
+import { LRUCache } from "lru-cache";
 import type { Observation } from "./retrieval-meter.ts";
+import type { StrategyName, StrategyOutcome } from "./retrieval-strategies.ts";
 
 /**
  * `ms ≈ fixed + perUnit × size`, fitted by least squares over an exponentially weighted window, so it
@@ -85,57 +87,202 @@ export interface PrincipalEstimate {
   readonly rankingShare?: number;
   /** Readable resources per readable chunk, when a listing measured it. */
   readonly resourcesPerChunk?: number;
-  /**
-   * From this principal's container pre-filter runs: what one took (smoothed), and the share of the
-   * chunks in their containers they may read.
-   */
-  readonly container?: { readonly ms: number; readonly share: number };
+  /** From this principal's container scans: the share of the chunks in their containers they may read. */
+  readonly containerShare?: number;
+  /** Requests this estimate has seen, which dates the measurements. */
+  readonly runs: number;
+  /** What each strategy took for this principal: its last few times (ms), and the run that last timed it. */
+  readonly measured: Readonly<Partial<Record<StrategyName, Measured>>>;
+}
+
+export interface Measured {
+  readonly samples: readonly number[];
+  readonly at: number;
+}
+
+/** How many times per strategy are kept; their median is the strategy's cost, so one slow run (a pause) does not decide. */
+const SAMPLES_KEPT = 5;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /**
- * Estimates per principal, bounded (least recently used out) and expiring: they are hints, and a grant or
- * revocation made elsewhere changes them without telling this process. `clear()` drops them all.
+ * Estimates per principal, bounded (least recently used out) and expiring: they are hints, and grants and
+ * revocations are written by other processes (the CLI, ingest, Permify's other clients) without telling
+ * this one, so an estimate lives a minute rather than until a write it would never hear of.
  */
-export class PrincipalEstimates {
-  private readonly entries = new Map<string, { estimate: PrincipalEstimate; expires: number }>();
-
-  constructor(
-    private readonly options: {
-      readonly maxEntries: number;
-      readonly ttlMs: number;
-      readonly now: () => number;
-    },
-  ) {}
-
-  get(key: string): PrincipalEstimate | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expires <= this.options.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    // Re-insert: Map order is the recency order the eviction relies on.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry.estimate;
-  }
-
-  set(key: string, estimate: PrincipalEstimate): void {
-    this.entries.delete(key);
-    this.entries.set(key, { estimate, expires: this.options.now() + this.options.ttlMs });
-    while (this.entries.size > this.options.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
+export function createPrincipalEstimates(options: {
+  readonly maxEntries: number;
+  readonly ttlMs: number;
+}): LRUCache<string, PrincipalEstimate> {
+  return new LRUCache<string, PrincipalEstimate>({ max: options.maxEntries, ttl: options.ttlMs });
 }
 
 /** A sampled share: allowed of checked, pulled towards the middle when the sample is small (Laplace). */
 export function sampledShare(allowed: number, checked: number): number {
   return (allowed + 0.5) / (checked + 1);
+}
+
+/**
+ * Chunks a scan should read to expect `needed` allowed ones at `share`, with a margin: too small a window
+ * costs another round (a search and a bulk check), too large one checks candidates it will not use.
+ */
+export function windowFor(needed: number, share: number): number {
+  return Math.ceil((needed / Math.max(share, 1e-6)) * 1.2) + 2;
+}
+
+export function predictPreFilter(
+  costs: CostModel,
+  estimate: Pick<PrincipalEstimate, "share" | "resourcesPerChunk">,
+  total: number,
+): number {
+  const readableChunks = estimate.share * total;
+  const listedIds = readableChunks * (estimate.resourcesPerChunk ?? 0.2);
+  return costs.listing.predict(listedIds) + costs.search.predict(readableChunks);
+}
+
+export function predictScan(
+  costs: CostModel,
+  share: number,
+  needed: number,
+  total: number,
+  subjects: number,
+): number {
+  const window = windowFor(needed, share);
+  return costs.search.predict(total) + costs.check.predict(Math.min(window, total) * subjects);
+}
+
+/** Before a container scan has run for a principal: the share of their containers' chunks they may read. */
+export const CONTAINER_SHARE_GUESS = 0.5;
+
+/**
+ * Before the container pre-filter has run for a principal: a guess that its containers are a tenth as many
+ * ids as the resources it reads, that their scope holds twice the chunks it reads, and so that half the
+ * candidates pass. Its first run replaces the guess with what it measured.
+ */
+export function predictContainer(
+  costs: CostModel,
+  estimate: PrincipalEstimate,
+  k: number,
+  total: number,
+  subjects: number,
+): number {
+  const readableChunks = estimate.share * total;
+  const listedIds = (readableChunks * (estimate.resourcesPerChunk ?? 0.2)) / 10;
+  const scope = Math.min(total, 2 * readableChunks);
+  return (
+    costs.listing.predict(listedIds) +
+    costs.search.predict(scope) +
+    costs.check.predict(Math.min(windowFor(k, CONTAINER_SHARE_GUESS), scope) * subjects)
+  );
+}
+
+/**
+ * A strategy expected to cost at most this factor of the best is run now and then to (re)measure it: when
+ * it was never measured for the principal, or last measured this many runs ago.
+ */
+const EXPLORE_FACTOR = 2;
+const REMEASURE_AFTER_RUNS = 16;
+
+/**
+ * The strategy expected to be fastest: the median of what it took for this principal when measured, else
+ * the cost model's prediction. Predictions are coarse and times drift, so a strategy close to the best is
+ * run once when it was never measured, and again when its measurement is old; that costs at most
+ * EXPLORE_FACTOR on one request in REMEASURE_AFTER_RUNS. Without an estimate, a post-filter round is the
+ * probe: a principal who may read much gets their answer from it, and the others' denials size the re-plan.
+ */
+/**
+ * What switching a scan to pre-filter would cost at the share it has sampled: the principal's measured
+ * pre-filter time when there is one, else the prediction.
+ */
+export function switchToPreFilterCost(
+  costs: CostModel,
+  estimate: PrincipalEstimate | undefined,
+  sampledShare: number,
+  total: number,
+): number {
+  const measured = estimate?.measured["pre-filter"];
+  if (measured !== undefined) return median(measured.samples);
+  return predictPreFilter(
+    costs,
+    {
+      share: sampledShare,
+      ...(estimate?.resourcesPerChunk === undefined ? {} : { resourcesPerChunk: estimate.resourcesPerChunk }),
+    },
+    total,
+  );
+}
+
+export function choose(
+  costs: CostModel,
+  estimate: PrincipalEstimate | undefined,
+  total: number,
+  k: number,
+  subjects: number,
+  containersAvailable: boolean,
+): StrategyName {
+  if (estimate === undefined) return "post-filter";
+  const predicted: [StrategyName, number][] = [
+    ["pre-filter", predictPreFilter(costs, estimate, total)],
+    ["post-filter", predictScan(costs, estimate.rankingShare ?? estimate.share, k, total, subjects)],
+  ];
+  if (containersAvailable) {
+    predicted.push(["container-pre-filter", predictContainer(costs, estimate, k, total, subjects)]);
+  }
+  const cost = ([strategy, prediction]: [StrategyName, number]): number => {
+    const measured = estimate.measured[strategy];
+    return measured === undefined ? prediction : median(measured.samples);
+  };
+  const [best] = [...predicted].sort((a, b) => cost(a) - cost(b)) as [[StrategyName, number]];
+  const due = predicted
+    .filter((option) => {
+      const measured = estimate.measured[option[0]];
+      const stale = measured === undefined || estimate.runs - measured.at >= REMEASURE_AFTER_RUNS;
+      return stale && option[0] !== best[0] && cost(option) <= EXPLORE_FACTOR * cost(best);
+    })
+    .sort((a, b) => cost(a) - cost(b));
+  return (due[0] ?? best)[0];
+}
+
+export function nextEstimate(
+  previous: PrincipalEstimate | undefined,
+  outcome: StrategyOutcome,
+  plan: StrategyName,
+  ms: number,
+): PrincipalEstimate {
+  const learned = outcome.share;
+  // An exact share (from a complete listing) is not replaced by a sample of the top of one ranking.
+  const share =
+    learned !== undefined &&
+    learned.of === "store" &&
+    !(learned.basis === "sampled" && previous?.basis === "exact")
+      ? { value: learned.value, basis: learned.basis }
+      : previous === undefined
+        ? { value: 1, basis: "sampled" as const }
+        : { value: previous.share, basis: previous.basis };
+  const resourcesPerChunk = outcome.resourcesPerChunk ?? previous?.resourcesPerChunk;
+  const rankingShare =
+    learned?.of === "store" && learned.basis === "sampled"
+      ? previous?.rankingShare === undefined
+        ? learned.value
+        : previous.rankingShare * 0.5 + learned.value * 0.5
+      : previous?.rankingShare;
+  const containerShare = learned?.of === "containers" ? learned.value : previous?.containerShare;
+  const runs = (previous?.runs ?? 0) + 1;
+  const samples = [...(previous?.measured[plan]?.samples ?? []), ms].slice(-SAMPLES_KEPT);
+  const measured = { ...previous?.measured, [plan]: { samples, at: runs } };
+  return {
+    share: share.value,
+    basis: share.basis,
+    ...(resourcesPerChunk === undefined ? {} : { resourcesPerChunk }),
+    ...(rankingShare === undefined ? {} : { rankingShare }),
+    ...(containerShare === undefined ? {} : { containerShare }),
+    runs,
+    measured,
+  };
 }

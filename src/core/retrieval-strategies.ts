@@ -1,0 +1,408 @@
+/**
+ * The strategies that reach the authorized top-k, each exact (the passages an exact scan with a check per
+ * chunk would give, in its order) and fail-closed (any authorizer or store failure, a `failed` check, or a
+ * lookup that cannot be followed to its end fails the whole request; a truncated list never filters):
+ * - pre-filter: list every resource the principal may view, to the end, and search only among them;
+ * - post-filter: search the whole store, check the candidates' resources in bulk (the user and every
+ *   agent in one round), keep the allowed ones in rank order, and page further down the ranking with a
+ *   growing window until k are found or the ranking ends; past its budget it finishes with pre-filter;
+ * - container pre-filter: list the containers (collections, customers, documents granted directly) the
+ *   user can view, search only chunks whose ingest metadata names one, and check every candidate as
+ *   post-filter does. Metadata only narrows: the authorizer's verdict on each chunk is final.
+ */
+import type { Authorizer, CheckOutcome, LookupPage, LookupResourcesRequest } from "../ports/authorizer.ts";
+import type { CheckRequest, Subject } from "./authz-model.ts";
+import { containerKeys, type ScoredChunk } from "./chunk.ts";
+import type { ContainerModel } from "./container-model.ts";
+import { AppError } from "./errors.ts";
+import { lookupAllResources } from "./lookup-all.ts";
+import { type Principal, principalSubjects } from "./principal.ts";
+import { type RetrievalMeter, upstream } from "./retrieval-meter.ts";
+import {
+  type CostModel,
+  type PrincipalEstimate,
+  predictScan,
+  sampledShare,
+  switchToPreFilterCost,
+  windowFor,
+} from "./retrieval-planner.ts";
+
+/** The entity types a chunk's resource can have, and the permission that lets a principal read it. */
+export const RESOURCE_TYPES = ["document", "section"] as const;
+export const VIEW_PERMISSION = "view";
+
+export const STRATEGIES = ["pre-filter", "post-filter", "container-pre-filter"] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+export interface RetrievalRequest {
+  readonly principal: Principal;
+  readonly query: string;
+  readonly k: number;
+}
+
+/** When post-filter and container pre-filter stop paging and finish with pre-filter. */
+export interface ScanBudget {
+  /** Bulk-check rounds. */
+  readonly maxRounds: number;
+  /** Candidates read from the store. */
+  readonly maxCandidates: number;
+  /** Milliseconds since the request began. */
+  readonly maxMs: number;
+}
+
+export const DEFAULT_SCAN_BUDGET: ScanBudget = { maxRounds: 4, maxCandidates: 5_000, maxMs: 1_000 };
+
+export interface ScanContext {
+  readonly meter: RetrievalMeter;
+  readonly request: RetrievalRequest;
+  readonly subjects: readonly Subject[];
+  readonly vector: Promise<Float32Array>;
+  /** Chunks in the store. */
+  readonly total: number;
+  readonly started: number;
+  readonly now: () => number;
+}
+
+export interface StrategyOutcome {
+  readonly kind: "done";
+  readonly passages: readonly ScoredChunk[];
+  readonly finishedWith: StrategyName;
+  readonly withheld: number;
+  readonly permittedResources?: number;
+  /**
+   * What the strategy learned about the principal's share: of the whole store, or (container pre-filter) of
+   * the chunks in their containers.
+   */
+  readonly share?: {
+    readonly value: number;
+    readonly basis: "exact" | "sampled";
+    readonly of: "store" | "containers";
+  };
+  readonly resourcesPerChunk?: number;
+}
+
+export interface ScanFallback {
+  readonly kind: "fallback";
+  /** Denials seen before giving up, added to pre-filter's. */
+  readonly withheld: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pre-filter
+
+export async function preFilter(
+  scan: ScanContext,
+  costs: CostModel,
+  fellBackFrom?: ScanFallback,
+): Promise<StrategyOutcome> {
+  const { meter, request } = scan;
+  const listingStarted = scan.now();
+  const listing = await listViewable(
+    (page) => meter.lookupPage(page),
+    principalSubjects(request.principal),
+    RESOURCE_TYPES,
+    VIEW_PERMISSION,
+  );
+  meter.authzRounds += listing.rounds;
+  costs.listing.observe(listing.listedIds, scan.now() - listingStarted);
+  const permitted = listing.ids;
+  const vector = await scan.vector;
+  const counted = meter.count(permitted);
+  const [found, storedChunks, permittedChunks] = await Promise.all([
+    permitted.size === 0
+      ? Promise.resolve([])
+      : meter.search({ vector, k: request.k, resources: permitted }, counted),
+    meter.count(),
+    counted,
+  ]);
+  // Defence in depth: the store promised to stay inside the set; a chunk outside it is a bug, and a bug
+  // here must not become a leak.
+  for (const chunk of found) {
+    if (!permitted.has(chunk.resource)) {
+      throw new AppError("INTERNAL", "the vector store returned a chunk outside the permitted resources");
+    }
+  }
+  return {
+    kind: "done",
+    passages: found,
+    finishedWith: "pre-filter",
+    withheld: storedChunks - permittedChunks + (fellBackFrom?.withheld ?? 0),
+    permittedResources: permitted.size,
+    share: { value: storedChunks === 0 ? 0 : permittedChunks / storedChunks, basis: "exact", of: "store" },
+    ...(permittedChunks === 0 ? {} : { resourcesPerChunk: permitted.size / permittedChunks }),
+  };
+}
+
+/**
+ * Every resource (`document:<id>`, `section:<id>`) on which the user and each agent in the chain has
+ * `view`. Any authorizer failure becomes `UPSTREAM_UNAVAILABLE`, so the caller denies everything.
+ */
+export async function permittedResources(authorizer: Authorizer, principal: Principal): Promise<Set<string>> {
+  const listing = await listViewable(
+    (page) =>
+      upstream("authorizer", "the authorizer could not list permitted resources", () =>
+        authorizer.lookupResources(page),
+      ),
+    principalSubjects(principal),
+    RESOURCE_TYPES,
+    VIEW_PERMISSION,
+  );
+  return listing.ids;
+}
+
+/**
+ * `entityType:id` for every entity of `entityTypes` on which every subject has `permission`, each list
+ * followed to its end. `rounds` is the longest chain of pages (the lookups run side by side).
+ */
+async function listViewable(
+  lookupPage: (request: LookupResourcesRequest) => Promise<LookupPage>,
+  subjects: readonly Subject[],
+  entityTypes: readonly string[],
+  permission: string,
+): Promise<{ ids: Set<string>; rounds: number; listedIds: number }> {
+  let rounds = 0;
+  let listedIds = 0;
+  const perType = await Promise.all(
+    entityTypes.map(async (entityType) => {
+      const lists = await Promise.all(
+        subjects.map(async (subject) => {
+          let pages = 0;
+          const ids = await lookupAllResources(
+            {
+              lookupResources: (request) => {
+                pages++;
+                return lookupPage(request);
+              },
+            },
+            { entityType, permission, subject },
+          ).catch((error: unknown) => {
+            throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer could not list permitted resources", {
+              cause: error,
+              upstream: "authorizer",
+            });
+          });
+          rounds = Math.max(rounds, pages);
+          listedIds += ids.length;
+          return ids;
+        }),
+      );
+      // A resource is permitted only if every subject may view it. The lists are strictly ascending
+      // (`lookupAllResources` throws otherwise), so the intersection is a merge, with no set per subject.
+      const [first = [], ...others] = lists;
+      return { entityType, ids: others.reduce(intersectAscending, first) };
+    }),
+  );
+  const ids = new Set<string>();
+  for (const { entityType, ids: list } of perType) {
+    for (const id of list) ids.add(`${entityType}:${id}`);
+  }
+  return { ids, rounds, listedIds };
+}
+
+/** The ids in both strictly ascending lists, ascending. */
+function intersectAscending(a: readonly string[], b: readonly string[]): string[] {
+  const both: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as string;
+    const y = b[j] as string;
+    if (x === y) {
+      both.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      i++;
+    } else {
+      j++;
+    }
+  }
+  return both;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Container pre-filter
+
+/**
+ * The container keys the user can read through. The user's alone: whatever an agent may read, the user
+ * must read too, so the user's containers cover the whole principal's readable chunks.
+ */
+export async function containerScope(
+  scan: ScanContext,
+  model: ContainerModel,
+  costs: CostModel,
+): Promise<ReadonlySet<string>> {
+  const started = scan.now();
+  const user = principalSubjects(scan.request.principal).slice(0, 1);
+  const lists = await Promise.all(
+    model.lookups.map((lookup) =>
+      listViewable((page) => scan.meter.lookupPage(page), user, [lookup.entityType], lookup.permission),
+    ),
+  );
+  const keys = new Set<string>();
+  let rounds = 0;
+  let listedIds = 0;
+  for (const list of lists) {
+    for (const id of list.ids) keys.add(id);
+    rounds = Math.max(rounds, list.rounds);
+    listedIds += list.listedIds;
+  }
+  scan.meter.authzRounds += rounds;
+  costs.listing.observe(listedIds, scan.now() - started);
+  return keys;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Post-filter and the container scan
+
+export interface RankedScanOptions {
+  /** Container keys to search within; absent: the whole store. */
+  readonly scope: ReadonlySet<string> | undefined;
+  readonly estimate: PrincipalEstimate | undefined;
+  /** The share of the scanned ranking the principal is expected to read, which sizes the first window. */
+  readonly expectedShare: number | undefined;
+  readonly budget: ScanBudget;
+  /** Re-plan after each round (switch to pre-filter when it is expected to be cheaper). */
+  readonly adaptive: boolean;
+  readonly costs: CostModel;
+}
+
+/**
+ * Walks down the ranking (of the whole store, or of a container scope) a window at a time, checks each
+ * window's new resources for every subject in one bulk round, and keeps allowed chunks in rank order.
+ * Exact: the first k allowed chunks of the ranking are the authorized top-k.
+ */
+export async function rankedScan(
+  scan: ScanContext,
+  options: RankedScanOptions,
+): Promise<(StrategyOutcome & { kind: "done" }) | ScanFallback> {
+  const { meter, request, subjects } = scan;
+  const { k } = request;
+  const strategy: StrategyName = options.scope === undefined ? "post-filter" : "container-pre-filter";
+  if (options.scope !== undefined && options.scope.size === 0) {
+    // No container and no direct grant: the user can read nothing, so neither can the principal.
+    return {
+      kind: "done",
+      passages: [],
+      finishedWith: strategy,
+      withheld: 0,
+      share: { value: 0, basis: "sampled", of: "containers" },
+    };
+  }
+  const verdicts = new Map<string, boolean>();
+  const passages: ScoredChunk[] = [];
+  let withheld = 0;
+  let checked = 0;
+  let allowedSeen = 0;
+  let offset = 0;
+  let window = Math.min(
+    options.budget.maxCandidates,
+    options.expectedShare === undefined ? Math.max(2 * k, 20) : windowFor(k, options.expectedShare),
+  );
+  const vector = await scan.vector;
+  for (let round = 1; ; round++) {
+    const page = await meter.search(
+      { vector, k: window, offset, ...(options.scope === undefined ? {} : { containers: options.scope }) },
+      // A container scope's size is unknown (NaN): such searches do not teach the cost model.
+      options.scope === undefined ? scan.total : Number.NaN,
+    );
+    if (options.scope !== undefined) assertInScope(page, options.scope);
+    await checkResources(meter, subjects, page, verdicts);
+    for (const chunk of page) {
+      if (passages.length === k) break;
+      checked++;
+      if (verdicts.get(chunk.resource) === true) {
+        passages.push(chunk);
+        allowedSeen++;
+      } else {
+        withheld++;
+      }
+    }
+    const share = sampledShare(allowedSeen, checked);
+    if (passages.length === k || page.length < window) {
+      return {
+        kind: "done",
+        passages,
+        finishedWith: strategy,
+        withheld,
+        share: { value: share, basis: "sampled", of: options.scope === undefined ? "store" : "containers" },
+      };
+    }
+    offset += window;
+    const needed = k - passages.length;
+    const next = Math.min(
+      Math.max(2 * window, windowFor(needed, share)),
+      options.budget.maxCandidates - offset,
+    );
+    const elapsed = scan.now() - scan.started;
+    if (round >= options.budget.maxRounds || next <= 0 || elapsed >= options.budget.maxMs) {
+      return { kind: "fallback", withheld };
+    }
+    if (options.adaptive) {
+      const continuing = predictScan(options.costs, share, needed, scan.total, subjects.length);
+      if (switchToPreFilterCost(options.costs, options.estimate, share, scan.total) < continuing) {
+        return { kind: "fallback", withheld };
+      }
+    }
+    window = next;
+  }
+}
+
+/**
+ * Defence in depth: the store promised only chunks whose metadata names a container in scope. One outside
+ * it would still be checked, but it means the store ignored the filter: a bug to surface, not to serve.
+ */
+function assertInScope(page: readonly ScoredChunk[], scope: ReadonlySet<string>): void {
+  for (const chunk of page) {
+    if (!containerKeys(chunk).some((key) => scope.has(key))) {
+      throw new AppError("INTERNAL", "the vector store returned a chunk outside the container scope");
+    }
+  }
+}
+
+/**
+ * Decides every resource in `page` not decided yet: the user and each agent in one bulk call. A resource
+ * is allowed only when every subject's answer is `allowed`; a `failed` answer fails the request, since
+ * treating it as a denial would silently return fewer passages than the principal may read.
+ */
+async function checkResources(
+  meter: RetrievalMeter,
+  subjects: readonly Subject[],
+  page: readonly ScoredChunk[],
+  verdicts: Map<string, boolean>,
+): Promise<void> {
+  const pending: string[] = [];
+  for (const chunk of page) {
+    if (!verdicts.has(chunk.resource) && !pending.includes(chunk.resource)) pending.push(chunk.resource);
+  }
+  if (pending.length === 0) return;
+  const requests: CheckRequest[] = [];
+  for (const resource of pending) {
+    const entity = parseResource(resource);
+    for (const subject of subjects) requests.push({ entity, permission: VIEW_PERMISSION, subject });
+  }
+  const outcomes: readonly CheckOutcome[] = await meter.checkMany(requests);
+  pending.forEach((resource, index) => {
+    let allowed = true;
+    for (let s = 0; s < subjects.length; s++) {
+      const outcome = outcomes[index * subjects.length + s];
+      if (outcome === "failed" || outcome === undefined) {
+        throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer could not decide a candidate", {
+          upstream: "authorizer",
+        });
+      }
+      if (outcome !== "allowed") allowed = false;
+    }
+    verdicts.set(resource, allowed);
+  });
+}
+
+/** `document:x` → the entity; anything else is a chunk the engine must not return (fail closed). */
+function parseResource(resource: string): { type: string; id: string } {
+  const colon = resource.indexOf(":");
+  const type = resource.slice(0, colon);
+  if (colon <= 0 || !(RESOURCE_TYPES as readonly string[]).includes(type)) {
+    throw new AppError("INTERNAL", "a stored chunk has a resource of an unknown type");
+  }
+  return { type, id: resource.slice(colon + 1) };
+}
