@@ -183,10 +183,12 @@ export function predictContainer(
 }
 
 /**
- * A strategy expected to cost at most this factor of the best is run now and then to (re)measure it: when
- * it was never measured for the principal, or last measured this many runs ago.
+ * A strategy that may cost at most this factor of the best (its fastest recent time, or its prediction) is
+ * run now and then to (re)measure it: when it was never measured for the principal, every other run until
+ * it has MIN_SAMPLES times (a first time is often a cold one), and then every REMEASURE_AFTER_RUNS runs.
  */
 const EXPLORE_FACTOR = 2;
+const MIN_SAMPLES = 3;
 const REMEASURE_AFTER_RUNS = 16;
 
 /**
@@ -240,10 +242,13 @@ export function choose(
   };
   const [best] = [...predicted].sort((a, b) => cost(a) - cost(b)) as [[StrategyName, number]];
   const due = predicted
-    .filter((option) => {
-      const measured = estimate.measured[option[0]];
-      const stale = measured === undefined || estimate.runs - measured.at >= REMEASURE_AFTER_RUNS;
-      return stale && option[0] !== best[0] && cost(option) <= EXPLORE_FACTOR * cost(best);
+    .filter(([strategy, prediction]) => {
+      if (strategy === best[0]) return false;
+      const measured = estimate.measured[strategy];
+      if (measured === undefined) return prediction <= EXPLORE_FACTOR * cost(best);
+      const age = estimate.runs - measured.at;
+      const stale = measured.samples.length < MIN_SAMPLES ? age >= 2 : age >= REMEASURE_AFTER_RUNS;
+      return stale && Math.min(...measured.samples) <= EXPLORE_FACTOR * cost(best);
     })
     .sort((a, b) => cost(a) - cost(b));
   return (due[0] ?? best)[0];

@@ -81,20 +81,15 @@ export interface StrategyOutcome {
   readonly resourcesPerChunk?: number;
 }
 
+/** A scan that spent its budget, or that the planner found cheaper to abandon: pre-filter finishes. */
 export interface ScanFallback {
   readonly kind: "fallback";
-  /** Denials seen before giving up, added to pre-filter's. */
-  readonly withheld: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Pre-filter
 
-export async function preFilter(
-  scan: ScanContext,
-  costs: CostModel,
-  fellBackFrom?: ScanFallback,
-): Promise<StrategyOutcome> {
+export async function preFilter(scan: ScanContext, costs: CostModel): Promise<StrategyOutcome> {
   const { meter, request } = scan;
   const listingStarted = scan.now();
   const listing = await listViewable(
@@ -126,7 +121,8 @@ export async function preFilter(
     kind: "done",
     passages: found,
     finishedWith: "pre-filter",
-    withheld: storedChunks - permittedChunks + (fellBackFrom?.withheld ?? 0),
+    // Everything outside the readable set, which includes whatever a scan denied before falling back here.
+    withheld: storedChunks - permittedChunks,
     permittedResources: permitted.size,
     share: { value: storedChunks === 0 ? 0 : permittedChunks / storedChunks, basis: "exact", of: "store" },
     ...(permittedChunks === 0 ? {} : { resourcesPerChunk: permitted.size / permittedChunks }),
@@ -336,12 +332,12 @@ export async function rankedScan(
     );
     const elapsed = scan.now() - scan.started;
     if (round >= options.budget.maxRounds || next <= 0 || elapsed >= options.budget.maxMs) {
-      return { kind: "fallback", withheld };
+      return { kind: "fallback" };
     }
     if (options.adaptive) {
       const continuing = predictScan(options.costs, share, needed, scan.total, subjects.length);
       if (switchToPreFilterCost(options.costs, options.estimate, share, scan.total) < continuing) {
-        return { kind: "fallback", withheld };
+        return { kind: "fallback" };
       }
     }
     window = next;

@@ -175,7 +175,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions = {}): Ret
         adaptive: setting === "adaptive",
         costs,
       });
-      outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs, scanned);
+      outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
     }
     costs.learn(meter.observations);
     const elapsedMs = now() - started;
