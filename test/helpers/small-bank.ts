@@ -4,7 +4,7 @@
  * section, and a memo nobody but the VP may read.
  */
 import { readFileSync } from "node:fs";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
 import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
@@ -119,6 +119,8 @@ export async function createSmallBank(
     /** Replaces the memory audit log in the app (e.g. one that fails); `auditLog` then stays empty. */
     failingAuditLog?: AuditLog;
     limits?: Partial<RequestLimits>;
+    /** Replaces the silent logger (e.g. one that keeps the lines, to read the request log). */
+    logger?: Logger;
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -158,7 +160,7 @@ export async function createSmallBank(
     chatModel: countingModel,
     auditLog: options.failingAuditLog ?? auditLog,
     tokenVerifier: testTokenVerifier(),
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
   });
   return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };

@@ -19,7 +19,7 @@ import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.t
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { createApp } from "../../src/app.ts";
-import { permittedResources } from "../../src/core/retrieval.ts";
+import { createRetrievalEngine, permittedResources, STRATEGIES } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
 import { describeEachAuthorizer } from "../helpers/authorizers.ts";
@@ -179,6 +179,37 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
       });
     }
+
+    it("every strategy forced by configuration gives the adaptive passages", async () => {
+      // On Permify a sample of the questions: enough to run its lookups of the containers.
+      const asked = backend.name === "embedded" ? questions : questions.slice(0, 6);
+      const deps = { authorizer, vectorStore: opened.store, embedder: createHashingEmbedder() };
+      const engines = STRATEGIES.map((strategy) => createRetrievalEngine({ strategy }));
+      let compared = 0;
+      for (const principal of visibility.principals) {
+        const who =
+          principal.agents.length > 0
+            ? `${principal.agents.join(">")} for ${principal.user}`
+            : principal.user;
+        for (const query of asked) {
+          const expected = answers.get(`${who} :: ${query}`);
+          for (const engine of engines) {
+            const result = await engine.retrieve(deps, {
+              principal: { userId: principal.user, agentIds: principal.agents },
+              query,
+              k: K,
+            });
+            expect(result.stats.strategy).toBe(engine.setting);
+            expect(
+              result.passages.map((passage) => passage.id),
+              `${engine.setting}: ${who} :: ${query}`,
+            ).toEqual(expected);
+            compared++;
+          }
+        }
+      }
+      expect(compared).toBe(visibility.principals.length * asked.length * STRATEGIES.length);
+    });
   });
 
   describe("the embedded evaluator and Permify", () => {

@@ -220,4 +220,29 @@ describe("loadConfig", () => {
     // A Qdrant URL with the embedded store would keep chunks in the local data directory unnoticed.
     expect(problemsOf({ QDRANT_URL: "http://qdrant:6333" })).toContain("VECTORS");
   });
+
+  it("retrieves adaptively with the default scan budget, or as RETRIEVAL_STRATEGY forces", () => {
+    expect(loadConfig({}).retrieval).toMatchObject({
+      strategy: "adaptive",
+      scanBudget: { maxRounds: 4, maxCandidates: 5_000, maxMs: 1_000 },
+    });
+    const forced = loadConfig({
+      RETRIEVAL_STRATEGY: "container-pre-filter",
+      RETRIEVAL_SCAN_MAX_ROUNDS: "2",
+      RETRIEVAL_SCAN_MAX_CANDIDATES: "300",
+      RETRIEVAL_SCAN_MAX_MS: "250",
+    });
+    expect(forced.retrieval).toMatchObject({
+      strategy: "container-pre-filter",
+      scanBudget: { maxRounds: 2, maxCandidates: 300, maxMs: 250 },
+    });
+    const bad = problemsOf({
+      RETRIEVAL_STRATEGY: "fastest",
+      RETRIEVAL_SCAN_MAX_ROUNDS: "0",
+      RETRIEVAL_SCAN_MAX_MS: "soon",
+    });
+    for (const key of ["RETRIEVAL_STRATEGY", "RETRIEVAL_SCAN_MAX_ROUNDS", "RETRIEVAL_SCAN_MAX_MS"]) {
+      expect(bad).toContain(key);
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import type { AnswerRequest, ChatModel } from "../../../src/ports/chat-model.ts";
@@ -112,5 +113,42 @@ describe("/v1/search and /v1/answer return exactly what the principal may read",
     expect(record?.returned.map((r) => r.resource)).toEqual(["document:help-disputes"]);
     expect(record?.withheldChunks).toBe(4);
     expect(JSON.stringify(record)).not.toContain(QUESTION);
+  });
+});
+
+describe("the request log of a retrieval", () => {
+  it("says which strategy ran, what it scanned, its authorization calls and rounds, and what it withheld", async () => {
+    const lines: string[] = [];
+    const bank = await createSmallBank({
+      logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }),
+    });
+    const token = await signTestToken({ sub: "maria", agents: ["support-assistant"] });
+    for (const path of ["/v1/search", "/v1/answer"]) {
+      const response = await postJson(bank.app, path, { query: QUESTION, k: 5 }, token);
+      expect(response.status).toBe(200);
+    }
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toHaveLength(2);
+    for (const [index, entry] of logged.entries()) {
+      const audited = bank.auditLog.records[index];
+      expect(entry).toMatchObject({
+        status: 200,
+        principal: "agent:support-assistant for user:maria",
+        strategy: audited?.strategy,
+        finishedWith: audited?.finishedWith,
+        withheld: audited?.withheldChunks,
+        returned: 1,
+      });
+      expect(["adaptive", "configuration"]).toContain(entry.chosenBy);
+      for (const count of ["candidates", "authzCalls", "authzRounds", "withheld"]) {
+        expect(Number.isInteger(entry[count]), count).toBe(true);
+      }
+      expect(entry.authzCalls as number).toBeGreaterThan(0);
+    }
+    // Never the query, a passage or the token.
+    const text = lines.join("");
+    expect(text).not.toContain(QUESTION);
+    expect(text).not.toContain("provisional credit");
+    expect(text).not.toContain(token);
   });
 });
