@@ -208,6 +208,9 @@ interface LaneSamples {
   totalMs: number;
   chosen: Map<string, number>;
   stopped: boolean;
+  /** Queries that failed (the caller would have had a 503), and the first failure's message. */
+  errors: number;
+  firstError?: string;
 }
 
 interface CellResult {
@@ -228,7 +231,7 @@ async function runCell(
   const lanes = new Map<Lane, LaneSamples>(
     LANES.map((lane) => [
       lane,
-      { ms: [], authzCalls: [], recall: [], totalMs: 0, chosen: new Map(), stopped: false },
+      { ms: [], authzCalls: [], recall: [], totalMs: 0, chosen: new Map(), stopped: false, errors: 0 },
     ]),
   );
   const subjects = principalSubjects(reader.principal);
@@ -267,18 +270,28 @@ async function runCell(
     };
   };
   for (const [index, query] of queries.entries()) {
-    const measured = index >= WARMUP_QUERIES;
+    const warmUp = index < WARMUP_QUERIES;
     for (const lane of shuffle([...LANES], random)) {
       const samples = lanes.get(lane) as LaneSamples;
       const capped = lane !== "adaptive" && lane !== "unauthorized";
       if (samples.stopped) continue;
-      // A lane already over its budget skips the rest of its warm-up, but is measured at least once.
-      if (!measured && capped && samples.totalMs > options.strategyBudgetMs) continue;
       const started = performance.now();
-      const outcome = await run(lane, query);
+      let outcome: Awaited<ReturnType<typeof run>>;
+      try {
+        outcome = await run(lane, query);
+      } catch (error) {
+        // Reported, not fatal: an upstream failure is what a caller would have met (a 503).
+        samples.errors++;
+        samples.firstError ??= (error as Error).message;
+        samples.totalMs += performance.now() - started;
+        if (samples.errors >= 3) samples.stopped = true;
+        continue;
+      }
       const ms = performance.now() - started;
       samples.totalMs += ms;
-      if (!measured) continue;
+      const overBudget = capped && samples.totalMs > options.strategyBudgetMs;
+      // A lane over its budget already in warm-up (minutes per query) keeps that run as its one sample.
+      if (warmUp && !overBudget) continue;
       const expected = oracles[index] as string[];
       const found = new Set(outcome.ids);
       samples.ms.push(ms);
@@ -293,9 +306,7 @@ async function runCell(
       }
       if (outcome.path !== undefined)
         samples.chosen.set(outcome.path, (samples.chosen.get(outcome.path) ?? 0) + 1);
-      if (capped && samples.totalMs > options.strategyBudgetMs) {
-        samples.stopped = true;
-      }
+      if (overBudget) samples.stopped = true;
     }
   }
   return lanes;
@@ -325,7 +336,9 @@ function cellRows(cell: CellResult): string[][] {
       fmt(p(samples, 50)),
       fmt(p(samples, 95)),
       fmt(mean(samples.authzCalls)),
-      `${samples.ms.length}${samples.stopped ? " (budget)" : ""}`,
+      `${samples.ms.length}${samples.stopped && samples.errors < 3 ? " (budget)" : ""}${
+        samples.errors > 0 ? `, ${samples.errors} failed (${samples.firstError})` : ""
+      }`,
       [...samples.chosen].map(([path, n]) => `${path} ×${n}`).join(", "),
     ]);
   }
@@ -350,7 +363,7 @@ function verdict(cell: CellResult): Verdict {
   }
   const adaptiveP50 = p(adaptive, 50);
   return {
-    recallOk: adaptive.recall.every((r) => r === 1),
+    recallOk: adaptive.errors === 0 && adaptive.recall.every((r) => r === 1),
     fastestExact: fastest,
     adaptiveP50,
     vsFastest: adaptiveP50 / Math.min(fastest.p50, adaptiveP50),
@@ -420,6 +433,32 @@ async function main(): Promise<void> {
   );
 
   const sections: string[] = [];
+  /** Writes the results so far: a run that dies later (Permify can drop a connection) keeps them. */
+  const write = (done: readonly string[], inProgress?: string) =>
+    writeResults(
+      options.quick ? "retrieval-quick.md" : "retrieval.md",
+      [
+        "# Retrieval benchmark: authorized top-10 by strategy",
+        "",
+        `- date: ${new Date().toISOString()}`,
+        `- machine: ${machine()}`,
+        `- corpus: ${shape.documents.toLocaleString("en-US")} documents × ${shape.chunksPerDocument} chunks = ${totalChunks.toLocaleString("en-US")} chunks in ${Math.ceil(shape.documents / shape.documentsPerCollection)} collections; ${shape.customers} customers of ${shape.documentsPerCustomer} documents; ${shape.sectionShare * 100}% of documents with a legal-only section (2 chunks); ${corpus.tuples.length.toLocaleString("en-US")} relationships (fixtures/schema.perm)`,
+        `- readers: one per share, reading about 80% of it through collections (a team), the rest through customers they hold and documents granted to them directly`,
+        `- store: ${storeDescription}; vectors: hashing embedder (384 dimensions)`,
+        `- queries: ${queries.length} per cell (${WARMUP_QUERIES} warm-up, not counted), k = ${K}; strategies interleaved in a shuffled order per query; a strategy stops in a cell once its queries there took over ${options.strategyBudgetMs / 1000} s, keeping one sample at least (adaptive and unauthorized never stop); a query that fails is counted as failed, and a lane stops after 3`,
+        `- command: npm run bench:retrieval${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+        "",
+        "Recall@10 is against the oracle: the store's exact ranking of every chunk, cut at the 10th chunk the",
+        "generator's ground truth lets the reader see. Every exact strategy (pre-filter, post-filter, container",
+        "pre-filter, adaptive) is also required to return exactly the oracle's passages in its order, or the run",
+        'fails. "paths" says which strategy ran and, after an arrow, which one finished (a scan that spent its',
+        "budget, or that adaptive found cheaper to abandon, finishes with pre-filter). Latency is of",
+        "`engine.retrieve` (embedding, authorization and search), without HTTP.",
+        "",
+        ...done,
+        ...(inProgress === undefined ? [] : [inProgress]),
+      ].join("\n"),
+    );
   const random = seededRandom(options.seed + 3);
   for (const name of options.authorizers) {
     let authorizer: Authorizer;
@@ -453,6 +492,18 @@ async function main(): Promise<void> {
         ["adaptive", createRetrievalEngine()],
       ]);
       const cells: CellResult[] = [];
+      const embeddedAuthorizer = name === "embedded";
+      const section = (done: readonly CellResult[]) =>
+        [
+          `## ${embeddedAuthorizer ? "Embedded evaluator" : "Permify"}`,
+          "",
+          `- authorizer: ${authorizerDescription}`,
+          "",
+          markdownTable(VERDICT_HEADERS, verdictRows(done, embeddedAuthorizer)),
+          "",
+          markdownTable(CELL_HEADERS, done.flatMap(cellRows)),
+          "",
+        ].join("\n");
       for (const [index, reader] of corpus.readers.entries()) {
         if (name === "embedded") {
           // The ground truth and the authorizer must agree, or recall would measure the generator.
@@ -468,20 +519,9 @@ async function main(): Promise<void> {
         const cell = { reader, readableChunks: chunkCounts[index] as number, lanes };
         cells.push(cell);
         console.log(markdownTable(CELL_HEADERS, cellRows(cell)));
+        if (cells.length < corpus.readers.length) await write(sections, `${section(cells)}\n(in progress)\n`);
       }
-      const embeddedAuthorizer = name === "embedded";
-      sections.push(
-        [
-          `## ${embeddedAuthorizer ? "Embedded evaluator" : "Permify"}`,
-          "",
-          `- authorizer: ${authorizerDescription}`,
-          "",
-          markdownTable(VERDICT_HEADERS, verdictRows(cells, embeddedAuthorizer)),
-          "",
-          markdownTable(CELL_HEADERS, cells.flatMap(cellRows)),
-          "",
-        ].join("\n"),
-      );
+      sections.push(section(cells));
       console.log(`\n${markdownTable(VERDICT_HEADERS, verdictRows(cells, embeddedAuthorizer))}`);
     } finally {
       await stop();
@@ -489,27 +529,7 @@ async function main(): Promise<void> {
   }
   await store.close();
 
-  const markdown = [
-    "# Retrieval benchmark: authorized top-10 by strategy",
-    "",
-    `- date: ${new Date().toISOString()}`,
-    `- machine: ${machine()}`,
-    `- corpus: ${shape.documents.toLocaleString("en-US")} documents × ${shape.chunksPerDocument} chunks = ${totalChunks.toLocaleString("en-US")} chunks in ${Math.ceil(shape.documents / shape.documentsPerCollection)} collections; ${shape.customers} customers of ${shape.documentsPerCustomer} documents; ${shape.sectionShare * 100}% of documents with a legal-only section (2 chunks); ${corpus.tuples.length.toLocaleString("en-US")} relationships (fixtures/schema.perm)`,
-    `- readers: one per share, reading about 80% of it through collections (a team), the rest through customers they hold and documents granted to them directly`,
-    `- store: ${storeDescription}; vectors: hashing embedder (384 dimensions)`,
-    `- queries: ${queries.length} per cell (${WARMUP_QUERIES} warm-up, not counted), k = ${K}; strategies interleaved in a shuffled order per query; a strategy stops in a cell once its queries there took over ${options.strategyBudgetMs / 1000} s (adaptive and unauthorized never stop)`,
-    `- command: npm run bench:retrieval${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    "",
-    "Recall@10 is against the oracle: the store's exact ranking of every chunk, cut at the 10th chunk the",
-    "generator's ground truth lets the reader see. Every exact strategy (pre-filter, post-filter, container",
-    "pre-filter, adaptive) is also required to return exactly the oracle's passages in its order, or the run",
-    'fails. "paths" says which strategy ran and, after an arrow, which one finished (a scan that spent its',
-    "budget, or that adaptive found cheaper to abandon, finishes with pre-filter). Latency is of",
-    "`engine.retrieve` (embedding, authorization and search), without HTTP.",
-    "",
-    ...sections,
-  ].join("\n");
-  await writeResults(options.quick ? "retrieval-quick.md" : "retrieval.md", markdown);
+  await write(sections);
 }
 
 await main();
