@@ -64,20 +64,13 @@ export function withFailingReplace(
   inner: VectorStore,
   failFor: (documentId: string) => boolean,
 ): VectorStore {
-  return {
+  return overridingVectorStore(inner, {
     replaceDocument: async (documentId: string, chunks: readonly EmbeddedChunk[]) => {
       if (failFor(documentId))
         throw new AppError("UPSTREAM_UNAVAILABLE", "the vector store is down (on purpose)");
       return inner.replaceDocument(documentId, chunks);
     },
-    deleteDocument: (documentId) => inner.deleteDocument(documentId),
-    search: (request) => inner.search(request),
-    listDocuments: () => inner.listDocuments(),
-    documentChunks: (documentId) => inner.documentChunks(documentId),
-    count: (resources) => inner.count(resources),
-    probe: () => inner.probe(),
-    close: () => inner.close(),
-  };
+  });
 }
 
 /** Every method of `inner`, bound to it, with `overrides` in place of some. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../../../src/core/errors.ts";
 import type { Authorizer, LookupResourcesRequest } from "../../../src/ports/authorizer.ts";
 import { createSmallBank, postJson } from "../../helpers/small-bank.ts";
+import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
 import { signTestToken } from "../../helpers/test-identity.ts";
 
 /**
@@ -36,16 +37,7 @@ const faults: Record<string, Fault> = {
 };
 
 function withFault(real: Authorizer, fault: Fault): Authorizer {
-  return {
-    writeSchema: (schema) => real.writeSchema(schema),
-    readSchema: () => real.readSchema(),
-    isSchemaInForce: (schema) => real.isSchemaInForce(schema),
-    probe: () => real.probe(),
-    writeData: (data) => real.writeData(data),
-    deleteData: (filters) => real.deleteData(filters),
-    readRelationships: (request) => real.readRelationships(request),
-    lookupSubjects: (request) => real.lookupSubjects(request),
-    close: () => real.close(),
+  return overridingAuthorizer(real, {
     lookupResources: (request) => fault(real, request),
     check: async () => {
       throw new AppError("UPSTREAM_UNAVAILABLE", "authorizer down");
@@ -53,7 +45,7 @@ function withFault(real: Authorizer, fault: Fault): Authorizer {
     checkMany: async () => {
       throw new AppError("UPSTREAM_UNAVAILABLE", "authorizer down");
     },
-  };
+  });
 }
 
 describe("an authorizer that fails denies the whole request", () => {

@@ -18,7 +18,7 @@ import { AppError } from "../../../src/core/errors.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
 import type { ChatModel } from "../../../src/ports/chat-model.ts";
 import type { VectorStore } from "../../../src/ports/vector-store.ts";
-import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
+import { overridingAuthorizer, overridingVectorStore } from "../../helpers/stub-adapters.ts";
 import { testTokenVerifier } from "../../helpers/test-identity.ts";
 
 /** What an upstream's own message may carry, which must never reach an unauthenticated caller. */
@@ -59,16 +59,7 @@ function faultyAuthorizer(inner: Authorizer, fault: () => Promise<void>): Author
 
 /** Fault injection: the real vector store, except that its probe does `fault`. */
 function faultyVectorStore(inner: VectorStore, fault: () => Promise<void>): VectorStore {
-  return {
-    replaceDocument: (documentId, chunks) => inner.replaceDocument(documentId, chunks),
-    deleteDocument: (documentId) => inner.deleteDocument(documentId),
-    search: (request) => inner.search(request),
-    listDocuments: () => inner.listDocuments(),
-    documentChunks: (documentId) => inner.documentChunks(documentId),
-    count: (resources) => inner.count(resources),
-    probe: fault,
-    close: () => inner.close(),
-  };
+  return overridingVectorStore(inner, { probe: fault });
 }
 
 /** Fault injection: the real model, except that its probe does `fault`. */
