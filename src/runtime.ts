@@ -5,6 +5,7 @@
  * replaces the embedder and the answerer when OPENAI_API_KEY is set.
  */
 import { readFile } from "node:fs/promises";
+import { checkContainerModel } from "./adapters/embedded-authz/container-model-check.ts";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "./adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "./adapters/offline/extractive-answerer.ts";
@@ -18,7 +19,8 @@ import {
 } from "./adapters/permify/permify-authorizer.ts";
 import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
 import type { Config, PermifyConfig } from "./config.ts";
-import { AppError } from "./core/errors.ts";
+import { BANK_CONTAINER_MODEL, type ContainerModel } from "./core/container-model.ts";
+import { AppError, isAppError } from "./core/errors.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
@@ -149,4 +151,27 @@ export async function openRuntime(config: Config, options: AuthorizerOptions = {
       await Promise.allSettled([vectorStore.close(), authorizer.close()]);
     },
   };
+}
+
+/**
+ * The container model retrieval may use: the bank's, when the schema in force makes the container
+ * pre-filter exact (checked as the embedded evaluator compiles it), else none and the reason. The schema
+ * in force is the embedded authorizer's own text; Permify keeps no text, and `serve` has checked that
+ * AUTHZ_SCHEMA_FILE is what it has in force.
+ */
+export async function containerModelFor(
+  runtime: Pick<Runtime, "authorizer" | "config">,
+): Promise<{ readonly model: ContainerModel | null; readonly reason?: string }> {
+  let text: string | undefined;
+  try {
+    text = (await runtime.authorizer.readSchema()).schema;
+  } catch (error) {
+    if (!isAppError(error, "NOT_FOUND")) throw error;
+  }
+  if (text === undefined && runtime.config.authz.kind === "permify") {
+    text = await readFile(runtime.config.authz.schemaFile, "utf8");
+  }
+  if (text === undefined) return { model: null, reason: "no schema is in force" };
+  const check = checkContainerModel(text, BANK_CONTAINER_MODEL);
+  return check.ok ? { model: BANK_CONTAINER_MODEL } : { model: null, reason: check.reason };
 }

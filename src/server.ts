@@ -15,7 +15,7 @@ import type { AuthConfig, Config } from "./config.ts";
 import { AppError } from "./core/errors.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
-import type { Runtime } from "./runtime.ts";
+import { containerModelFor, type Runtime } from "./runtime.ts";
 
 /** How long a JWKS fetch may take before requests fail with 503. */
 const JWKS_TIMEOUT_MS = 5_000;
@@ -48,6 +48,16 @@ export function createLogger(config: Config): Logger {
 export async function startServer(runtime: Runtime, logger: Logger): Promise<RunningServer> {
   const { config } = runtime;
   const identity = await tokenVerification(config.auth, config.dataDir, logger);
+  const containers = await containerModelFor(runtime);
+  if (containers.model === null) {
+    if (config.retrieval.strategy === "container-pre-filter") {
+      throw new AppError(
+        "BAD_REQUEST",
+        `RETRIEVAL_STRATEGY=container-pre-filter cannot be exact with this schema: ${containers.reason}`,
+      );
+    }
+    logger.warn({ reason: containers.reason }, "the container pre-filter is off");
+  }
   const auditLog = await createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
   const app = createApp({
     authorizer: runtime.authorizer,
@@ -58,7 +68,11 @@ export async function startServer(runtime: Runtime, logger: Logger): Promise<Run
     tokenVerifier: identity.verifier,
     logger,
     limits: config.retrieval,
-    retrieval: { strategy: config.retrieval.strategy, budget: config.retrieval.scanBudget },
+    retrieval: {
+      strategy: config.retrieval.strategy,
+      budget: config.retrieval.scanBudget,
+      containerModel: containers.model,
+    },
     metrics: createMetrics({ defaultMetrics: true }),
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
   });

@@ -162,3 +162,26 @@ describe("clearance serve with AUTHZ=permify", () => {
     expect(io.err).toEqual([`clearance serve: PERMIFY_TLS_CA: cannot read ${ca} (ENOENT)`]);
   });
 });
+
+describe("clearance serve and the container pre-filter", () => {
+  const env = () => ({ CLEARANCE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent" });
+  const withoutDirectView = (schema: string) =>
+    schema.replace("    permission direct_view = owner or viewer\n", "");
+
+  it("refuses RETRIEVAL_STRATEGY=container-pre-filter when the schema in force cannot make it exact", async () => {
+    const schema = withoutDirectView(await readFile("fixtures/schema.perm", "utf8"));
+    const forced = { ...env(), RETRIEVAL_STRATEGY: "container-pre-filter" };
+    const io = captureIo();
+    const code = await main(["serve"], {
+      io,
+      env: forced,
+      stop: AbortSignal.abort(),
+      openRuntime: () => permifyConfiguredRuntime(forced, schema),
+    });
+    expect(code).toBe(1);
+    expect(io.err).toEqual([
+      "clearance serve: RETRIEVAL_STRATEGY=container-pre-filter cannot be exact with this schema: " +
+        "document has no permission direct_view",
+    ]);
+  });
+});
