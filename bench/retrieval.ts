@@ -14,6 +14,7 @@
  * alike. A strategy whose queries in one cell have taken longer than the budget stops there (its row says
  * how many ran); adaptive and the unauthorized search always run every query.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
@@ -154,9 +155,7 @@ async function buildStore(corpus: RetrievalCorpus): Promise<{ store: VectorStore
 }
 
 async function fillAuthorizer(authorizer: Authorizer, corpus: RetrievalCorpus): Promise<void> {
-  const schema = await import("node:fs/promises").then((fs) =>
-    fs.readFile(new URL("../fixtures/schema.perm", import.meta.url), "utf8"),
-  );
+  const schema = await readFile(new URL("../fixtures/schema.perm", import.meta.url), "utf8");
   await authorizer.writeSchema(schema);
   for (let i = 0; i < corpus.tuples.length; i += WRITE_BATCH) {
     await authorizer.writeData({ tuples: corpus.tuples.slice(i, i + WRITE_BATCH) });

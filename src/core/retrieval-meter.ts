@@ -21,7 +21,6 @@ export class RetrievalMeter {
   authzCalls = 0;
   authzRounds = 0;
   candidatesScanned = 0;
-  searches = 0;
   authorizeMs = 0;
   searchMs = 0;
   readonly observations: Observation[] = [];
@@ -72,7 +71,6 @@ export class RetrievalMeter {
     scopeSize: number | Promise<number>,
   ): Promise<readonly ScoredChunk[]> {
     const started = this.now();
-    this.searches++;
     const found = await upstream("vector-store", "the vector store failed", () =>
       this.vectorStore.search(request),
     );

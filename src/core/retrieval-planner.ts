@@ -95,7 +95,7 @@ export interface PrincipalEstimate {
   readonly measured: Readonly<Partial<Record<StrategyName, Measured>>>;
 }
 
-export interface Measured {
+interface Measured {
   readonly samples: readonly number[];
   readonly at: number;
 }
