@@ -13,6 +13,7 @@ import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedd
 import { createApp } from "../../src/app.ts";
 import type { Chunk, ChunkMetadata } from "../../src/core/chunk.ts";
 import { parseTuple } from "../../src/core/permify-notation.ts";
+import type { RetrievalEngineOptions } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { RequestLimits } from "../../src/http/schemas.ts";
 import type { AuditLog } from "../../src/ports/audit-log.ts";
@@ -121,6 +122,8 @@ export async function createSmallBank(
     limits?: Partial<RequestLimits>;
     /** Replaces the silent logger (e.g. one that keeps the lines, to read the request log). */
     logger?: Logger;
+    /** The retrieval engine's options (default: adaptive). */
+    retrieval?: RetrievalEngineOptions;
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -161,6 +164,7 @@ export async function createSmallBank(
     auditLog: options.failingAuditLog ?? auditLog,
     tokenVerifier: testTokenVerifier(),
     logger: options.logger ?? pino({ level: "silent" }),
+    ...(options.retrieval === undefined ? {} : { retrieval: options.retrieval }),
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
   });
   return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };

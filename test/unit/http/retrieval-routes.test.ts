@@ -100,20 +100,33 @@ describe("/v1/search and /v1/answer return exactly what the principal may read",
     expect(await listFor("victor")).toEqual(["aml-policy", "exec-memo"]);
   });
 
-  it("audits who asked, for whom, and what was returned and withheld, without the query text", async () => {
-    const token = await signTestToken({ sub: "maria", agents: ["support-assistant"] });
-    await postJson(bank.app, "/v1/search", { query: QUESTION, k: 20 }, token);
-    const record = bank.auditLog.records.at(-1);
-    expect(record).toMatchObject({
-      route: "/v1/search",
-      userId: "maria",
-      agentIds: ["support-assistant"],
-      k: 20,
-    });
-    expect(record?.returned.map((r) => r.resource)).toEqual(["document:help-disputes"]);
-    expect(record?.withheldChunks).toBe(4);
-    expect(JSON.stringify(record)).not.toContain(QUESTION);
-  });
+  // Withheld: for pre-filter every stored chunk outside the readable set (4 of 5), for a scan the
+  // candidates it checked and denied (post-filter: all 4 others; the container scan: only maria's
+  // statement, the one chunk of her containers the agent may not read).
+  it.each([
+    ["pre-filter", 4],
+    ["post-filter", 4],
+    ["container-pre-filter", 1],
+  ] as const)(
+    "audits who asked, for whom, what was returned and withheld (%s), without the query text",
+    async (strategy, withheld) => {
+      const forced = await createSmallBank({ retrieval: { strategy } });
+      const token = await signTestToken({ sub: "maria", agents: ["support-assistant"] });
+      await postJson(forced.app, "/v1/search", { query: QUESTION, k: 20 }, token);
+      const record = forced.auditLog.records.at(-1);
+      expect(record).toMatchObject({
+        route: "/v1/search",
+        userId: "maria",
+        agentIds: ["support-assistant"],
+        k: 20,
+        strategy,
+        finishedWith: strategy,
+      });
+      expect(record?.returned.map((r) => r.resource)).toEqual(["document:help-disputes"]);
+      expect(record?.withheldChunks).toBe(withheld);
+      expect(JSON.stringify(record)).not.toContain(QUESTION);
+    },
+  );
 });
 
 describe("the request log of a retrieval", () => {
