@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
 import type { CheckRequest, Tuple } from "../src/core/authz-model.ts";
 import { lookupAllResources } from "../src/core/lookup-all.ts";
-import type { Authorizer, CheckOutcome } from "../src/ports/authorizer.ts";
+import { type Authorizer, type CheckOutcome, isCheckFailure } from "../src/ports/authorizer.ts";
 import {
   type BankGraph,
   FULL_GRAPH,
@@ -260,7 +260,7 @@ function randomChecks(graph: BankGraph, count: number, seed: number): CheckReque
   }));
 }
 
-function listViewable(authorizer: Authorizer, user: string, pageSize?: number): Promise<string[]> {
+function listReadable(authorizer: Authorizer, user: string, pageSize?: number): Promise<string[]> {
   return lookupAllResources(authorizer, {
     entityType: "document",
     permission: "view",
@@ -357,7 +357,7 @@ async function runSingle(options: Options, graph: BankGraph, tuples: readonly Tu
       async (i) => {
         const start = (i * BULK_SIZE) % bulkItems.length;
         const outcomes = await authorizer.checkMany(bulkItems.slice(start, start + BULK_SIZE));
-        failedBulk += outcomes.filter((o) => o === "failed").length;
+        failedBulk += outcomes.filter(isCheckFailure).length;
       },
       { warmup: 20, minRuns: 50, maxRuns: 1_980, budgetMs: 3_000 },
     );
@@ -375,7 +375,7 @@ async function runSingle(options: Options, graph: BankGraph, tuples: readonly Tu
       let listed: string[] = [];
       const list = await measure(
         async () => {
-          listed = await listViewable(authorizer, probe.user);
+          listed = await listReadable(authorizer, probe.user);
         },
         { warmup: 2, minRuns: 5, maxRuns: 200, budgetMs: 4_000 },
       );
@@ -728,7 +728,7 @@ async function compareLists(report: Report, pair: Pair, graph: BankGraph): Promi
       limits,
       ...(extra.prepare === undefined ? {} : { prepare: extra.prepare }),
       body: async () => {
-        listed = await listViewable(authorizer, user, extra.pageSize);
+        listed = await listReadable(authorizer, user, extra.pageSize);
       },
       after: () => checkList(verdict, listed, expected),
     };
@@ -772,7 +772,7 @@ async function compareLists(report: Report, pair: Pair, graph: BankGraph): Promi
       lanes.push(
         listLane("embedded", pair.embedded, probe.user, expected, verdicts.cached, embeddedLimits, {
           prepare: async () => {
-            await listViewable(pair.embedded, probe.user);
+            await listReadable(pair.embedded, probe.user);
           },
         }),
       );

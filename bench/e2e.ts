@@ -30,11 +30,11 @@ import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedde
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
-import { createApp } from "../src/app.ts";
+import { composeApp } from "../src/composition.ts";
 import type { Tuple } from "../src/core/authz-model.ts";
 import type { EmbeddedChunk } from "../src/core/chunk.ts";
 import type { Principal } from "../src/core/principal.ts";
-import type { RetrievalDeps, RetrievalRequest, RetrievalResult } from "../src/core/retrieval.ts";
+import type { RetrievalPorts, RetrievalRequest, RetrievalResult } from "../src/core/retrieval.ts";
 import type { App } from "../src/http/app-env.ts";
 import { createTokenVerifier } from "../src/http/token-verifier.ts";
 import type { Authorizer } from "../src/ports/authorizer.ts";
@@ -497,10 +497,10 @@ export interface Bench {
 
 /**
  * The baseline: everything the real retrieval does except authorization, so that the difference between
- * the two apps is exactly the cost of listing the permitted resources and searching only inside them.
+ * the two apps is exactly the cost of listing the readable resources and searching only inside them.
  */
 async function retrieveUnauthorized(
-  deps: RetrievalDeps,
+  deps: RetrievalPorts,
   request: RetrievalRequest,
 ): Promise<RetrievalResult> {
   const started = performance.now();
@@ -515,7 +515,7 @@ async function retrieveUnauthorized(
       strategy: "pre-filter",
       chosenBy: "configuration",
       finishedWith: "pre-filter",
-      candidatesScanned: found.length,
+      candidates: found.length,
       authzCalls: 0,
       authzRounds: 0,
       withheld: 0,
@@ -582,8 +582,11 @@ export async function setUpBench(corpus: Corpus): Promise<Bench> {
     logger: pino({ level: "silent" }),
     limits: { defaultK: K, maxK: 50, queryMaxChars: 500 },
   };
-  const authorized = createApp(deps);
-  const unauthorized = createApp({ ...deps, retrieve: retrieveUnauthorized });
+  const { app: authorized } = composeApp(deps);
+  const { app: unauthorized } = composeApp({
+    ...deps,
+    retrieve: (request) => retrieveUnauthorized(deps, request),
+  });
   const tokens = await Promise.all(corpus.probes.map((probe) => signToken(privateKey, probe.principal)));
 
   const chunksOf = new Map<string, number>();
@@ -907,7 +910,7 @@ async function main(): Promise<void> {
     `- machine: ${machine()}`,
     `- corpus: ${describeCorpus(bench)}`,
     "- adapters: embedded authorizer (memory), embedded vector store (memory, exact cosine scan), hashing embedder; " +
-      "the real app (`createApp`) with ES256 token verification, a memory audit log and a silent pino logger",
+      "the real app (`composeApp`) with ES256 token verification, a memory audit log and a silent pino logger",
     `- requests: \`POST /v1/search\` through \`app.request\`, k = ${K}, ${corpus.queries.length} varied queries in turn; ` +
       `${warmupRounds} warm-up rounds, then ${rounds} rounds, each case once per round in a shuffled order`,
     `- command: \`npm run bench:e2e${options.quick ? " -- --quick" : ""}\``,
@@ -917,7 +920,7 @@ async function main(): Promise<void> {
     "The baseline is the same app on the same adapters with `retrieve` replaced by one that embeds the query and",
     "searches every chunk (no `resources`): the rest of the request (token, validation, audit, response) is the same.",
     "Ratios are the case's median and p95 over the baseline's. Rows \"after a write\" are requests sent right after",
-    "an unrelated write to the authorizer, so the permitted resources are listed afresh instead of coming from the",
+    "an unrelated write to the authorizer, so the readable resources are listed afresh instead of coming from the",
     "lists the authorizer keeps for unchanged data. Every passage returned was checked against the generator's",
     "reference of who may read what. Aims are reported, not enforced.",
     "",

@@ -20,13 +20,15 @@ import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedde
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
 import { createQdrantVectorStore } from "../src/adapters/qdrant/qdrant-vector-store.ts";
+import { deriveContainerModel } from "../src/authz-schema/container-model.ts";
 import type { EmbeddedChunk } from "../src/core/chunk.ts";
+import type { ContainerModel } from "../src/core/container-model.ts";
 import { principalSubjects } from "../src/core/principal.ts";
 import {
   createRetrievalEngine,
-  permittedResources,
-  type RetrievalDeps,
   type RetrievalEngine,
+  type RetrievalPorts,
+  readableResources,
   STRATEGIES,
 } from "../src/core/retrieval.ts";
 import type { Authorizer } from "../src/ports/authorizer.ts";
@@ -154,8 +156,17 @@ async function buildStore(corpus: RetrievalCorpus): Promise<{ store: VectorStore
   };
 }
 
+const SCHEMA_FILE = new URL("../fixtures/schema.perm", import.meta.url);
+
+/** The container pre-filter's model, derived from the bank's schema as `serve` derives it. */
+async function bankContainerModel(): Promise<ContainerModel> {
+  const derived = deriveContainerModel(await readFile(SCHEMA_FILE, "utf8"));
+  if (!derived.ok) throw new Error(`the bank's schema gives no container model: ${derived.reason}`);
+  return derived.model;
+}
+
 async function fillAuthorizer(authorizer: Authorizer, corpus: RetrievalCorpus): Promise<void> {
-  const schema = await readFile(new URL("../fixtures/schema.perm", import.meta.url), "utf8");
+  const schema = await readFile(SCHEMA_FILE, "utf8");
   await authorizer.writeSchema(schema);
   for (let i = 0; i < corpus.tuples.length; i += WRITE_BATCH) {
     await authorizer.writeData({ tuples: corpus.tuples.slice(i, i + WRITE_BATCH) });
@@ -219,7 +230,7 @@ interface CellResult {
 }
 
 async function runCell(
-  deps: RetrievalDeps,
+  deps: RetrievalPorts,
   engines: ReadonlyMap<Lane, RetrievalEngine>,
   reader: Reader,
   queries: readonly string[],
@@ -258,7 +269,7 @@ async function runCell(
       return { ids, authzCalls: 1 };
     }
     const engine = engines.get(lane) as RetrievalEngine;
-    const result = await engine.retrieve(deps, { principal: reader.principal, query, k: K });
+    const result = await engine.retrieve({ principal: reader.principal, query, k: K });
     return {
       ids: result.passages.map((passage) => passage.id),
       authzCalls: result.stats.authzCalls,
@@ -481,14 +492,15 @@ async function main(): Promise<void> {
     try {
       console.log(`\n${name}: writing ${corpus.tuples.length} relationships`);
       await fillAuthorizer(authorizer, corpus);
-      const deps: RetrievalDeps = { authorizer, vectorStore: store, embedder };
+      const deps: RetrievalPorts = { authorizer, vectorStore: store, embedder };
+      const containerModel = await bankContainerModel();
       // One engine per strategy for the whole run, as a server keeps one: adaptive learns across readers.
       const engines = new Map<Lane, RetrievalEngine>([
         ...STRATEGIES.map((strategy): [Lane, RetrievalEngine] => [
           strategy,
-          createRetrievalEngine({ strategy }),
+          createRetrievalEngine({ ...deps, strategy, containerModel }),
         ]),
-        ["adaptive", createRetrievalEngine()],
+        ["adaptive", createRetrievalEngine({ ...deps, containerModel })],
       ]);
       const cells: CellResult[] = [];
       const embeddedAuthorizer = name === "embedded";
@@ -506,7 +518,7 @@ async function main(): Promise<void> {
       for (const [index, reader] of corpus.readers.entries()) {
         if (name === "embedded") {
           // The ground truth and the authorizer must agree, or recall would measure the generator.
-          const listed = await permittedResources(authorizer, reader.principal);
+          const listed = await readableResources(authorizer, reader.principal);
           if (listed.size !== reader.readable.size || [...listed].some((r) => !reader.readable.has(r))) {
             throw new Error(
               `the authorizer and the generator disagree on what ${reader.principal.userId} may read`,

@@ -11,7 +11,7 @@
  *     audience: [S, ...]       section:<sid>#audience@S               for each audience subject
  */
 
-import type { CompiledSchema } from "../src/adapters/embedded-authz/schema-compiler.ts";
+import type { CompiledSchema } from "../src/authz-schema/schema-compiler.ts";
 import type { Subject, Tuple } from "../src/core/authz-model.ts";
 import { formatTuple } from "../src/core/permify-notation.ts";
 import { documentLabel, type ManifestDocument } from "./manifest.ts";

@@ -22,7 +22,7 @@
  * resource) and relationships are already exactly so is reported `unchanged` without embedding anything.
  */
 
-import { type CompiledSchema, compileSchema } from "../src/adapters/embedded-authz/schema-compiler.ts";
+import { type CompiledSchema, compileSchema } from "../src/authz-schema/schema-compiler.ts";
 import { exactTupleFilter, type Tuple, type TupleFilter } from "../src/core/authz-model.ts";
 import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
 import { AppError, isAppError } from "../src/core/errors.ts";

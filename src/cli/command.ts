@@ -1,7 +1,8 @@
 /** What every subcommand of the `clearance` CLI receives and returns. */
+
+import { openAuthorizer, type Runtime } from "../composition.ts";
 import { type Config, type Environment, loadConfig, processEnvironment } from "../config.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
-import { openAuthorizer, type Runtime } from "../runtime.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
 export interface CliIo {

@@ -3,7 +3,7 @@
  * and prints each with the snap token of that write, so that operators can correlate it with Permify.
  * A relationship that does not fit the schema in force fails the whole write, and nothing is written.
  */
-import { BANK_CONTAINER_MODEL } from "../core/container-model.ts";
+import { CHUNK_METADATA_RELATIONS, DOCUMENT_ENTITY } from "../core/container-model.ts";
 import { isAppError } from "../core/errors.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
@@ -41,8 +41,8 @@ export const grantCommand: CliCommand = {
     const texts = tuples.map(formatTuple);
     // Chunks carry these relations as metadata; a grant here would put a document in a container its
     // chunks do not name, and the container pre-filter would miss it. Ingest writes both together.
-    const mirrored = tuples.filter((tuple) =>
-      BANK_CONTAINER_MODEL.metadataRelations.includes(`${tuple.entity.type}#${tuple.relation}`),
+    const mirrored = tuples.filter(
+      (tuple) => tuple.entity.type === DOCUMENT_ENTITY && CHUNK_METADATA_RELATIONS.includes(tuple.relation),
     );
     if (mirrored.length > 0) {
       io.stderr(

@@ -6,8 +6,8 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CHUNKING } from "../../ingest/chunker.ts";
 import { type DocumentReport, type IngestReport, ingestManifest } from "../../ingest/ingest.ts";
+import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
-import { openRuntime, type Runtime } from "../runtime.ts";
 import { type CliCommand, type CliDeps, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
 
 const usage = "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]";

@@ -4,9 +4,9 @@
  * checks name relations Permify does not have would deny everything, or worse, mean something else.
  */
 import { readFile } from "node:fs/promises";
+import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import { openRuntime, type Runtime } from "../runtime.ts";
 import { createLogger, startServer } from "../server.ts";
 import {
   type CliCommand,

@@ -6,9 +6,9 @@
  */
 import { parseArgs } from "node:util";
 import { createEmbeddedAuthorizer } from "../adapters/embedded-authz/embedded-authorizer.ts";
+import { openScratchPermifyAuthorizer } from "../composition.ts";
 import { processEnvironment } from "../config.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
-import { openScratchPermifyAuthorizer } from "../runtime.ts";
 import { type AssertionResult, runValidation } from "../validate/run-validation.ts";
 import { loadValidationFile } from "../validate/validation-file.ts";
 import {

@@ -1,37 +1,36 @@
 /**
- * What the container pre-filter needs to know about a schema: which lookups name the containers a
- * principal reads through, as container keys that match the ones every chunk carries (`containerKeys`).
+ * What the container pre-filter needs to know about a schema: which lookups list the containers a
+ * principal reads through, and under which key each listed id is matched against the keys every chunk
+ * carries (`containerKeys`). The model is derived from the schema in force (`deriveContainerModel` in
+ * src/authz-schema), never assumed: a schema that does not make the strategy exact gets no model.
  *
  * The strategy is exact only when the model covers every way to `view` a resource: a chunk readable by
- * the principal must carry at least one key the lookups return. For the bank's schema, `document.view`
- * is `direct_view` (grants on the document itself) or the view of the document's collection or customer;
- * a section narrows its document, so its chunks (which carry the document's keys) are covered too. The
- * relations that link a document to its collection and customer are written by ingest together with the
- * chunk metadata; `clearance grant` refuses them (see `metadataRelations`), and writes made to Permify
- * directly that add one make the strategy miss passages (never leak them: every candidate is checked).
+ * the principal must carry at least one key the lookups return. Chunks mirror, in their metadata, the
+ * document's relations listed in `CHUNK_METADATA_RELATIONS` (ingest writes both together); `clearance
+ * grant` refuses those relations, and writes made to Permify directly that add one make the strategy miss
+ * passages (never leak them: every candidate is checked).
  */
 
 export interface ContainerLookup {
-  /** The container entity type; ids `x` it returns become container keys `<entityType>:x`. */
+  /** The entity type listed, e.g. `collection`, or `folder` in a schema that names it so. */
   readonly entityType: string;
   readonly permission: string;
+  /**
+   * The chunk key the listed ids become (`<key>:<id>`): `document` for grants on the document itself,
+   * else the document relation the container is reached through (`collection`, `customer`).
+   */
+  readonly key: string;
 }
 
 export interface ContainerModel {
   readonly lookups: readonly ContainerLookup[];
-  /**
-   * Relations (`entityType#relation`) mirrored in chunk metadata at ingest. Granting one outside ingest would
-   * put a chunk in a container its metadata does not name, so the CLI refuses to.
-   */
-  readonly metadataRelations: readonly string[];
 }
 
-/** The model of fixtures/schema.perm (and of any schema with the same document, collection and customer). */
-export const BANK_CONTAINER_MODEL: ContainerModel = {
-  lookups: [
-    { entityType: "document", permission: "direct_view" },
-    { entityType: "collection", permission: "view" },
-    { entityType: "customer", permission: "view" },
-  ],
-  metadataRelations: ["document#collection", "document#customer"],
-};
+/**
+ * The relations of `document` that ingest mirrors in every chunk's metadata (the manifest fields of the
+ * same names). Granting one outside ingest would put a chunk in a container its metadata does not name.
+ */
+export const CHUNK_METADATA_RELATIONS: readonly string[] = ["collection", "customer"];
+
+/** The entity whose chunks carry container keys. */
+export const DOCUMENT_ENTITY = "document";

@@ -20,7 +20,7 @@ export interface Observation {
 export class RetrievalMeter {
   authzCalls = 0;
   authzRounds = 0;
-  candidatesScanned = 0;
+  candidates = 0;
   authorizeMs = 0;
   searchMs = 0;
   readonly observations: Observation[] = [];
@@ -76,7 +76,7 @@ export class RetrievalMeter {
     );
     const ms = this.now() - started;
     this.searchMs += ms;
-    this.candidatesScanned += found.length;
+    this.candidates += found.length;
     this.observations.push({ operation: "search", size: await scopeSize, ms });
     return found;
   }

@@ -10,10 +10,16 @@
  *   user can view, search only chunks whose ingest metadata names one, and check every candidate as
  *   post-filter does. Metadata only narrows: the authorizer's verdict on each chunk is final.
  */
-import type { Authorizer, CheckOutcome, LookupPage, LookupResourcesRequest } from "../ports/authorizer.ts";
+import {
+  type Authorizer,
+  type CheckOutcome,
+  isCheckFailure,
+  type LookupPage,
+  type LookupResourcesRequest,
+} from "../ports/authorizer.ts";
 import type { CheckRequest, Subject } from "./authz-model.ts";
 import { containerKeys, type ScoredChunk } from "./chunk.ts";
-import type { ContainerModel } from "./container-model.ts";
+import type { ContainerLookup, ContainerModel } from "./container-model.ts";
 import { AppError } from "./errors.ts";
 import { lookupAllResources } from "./lookup-all.ts";
 import { type Principal, principalSubjects } from "./principal.ts";
@@ -68,7 +74,7 @@ export interface StrategyOutcome {
   readonly passages: readonly ScoredChunk[];
   readonly finishedWith: StrategyName;
   readonly withheld: number;
-  readonly permittedResources?: number;
+  readonly readableResources?: number;
   /**
    * What the strategy learned about the principal's share: of the whole store, or (container pre-filter) of
    * the chunks in their containers.
@@ -92,7 +98,7 @@ export interface ScanFallback {
 export async function preFilter(scan: ScanContext, costs: CostModel): Promise<StrategyOutcome> {
   const { meter, request } = scan;
   const listingStarted = scan.now();
-  const listing = await listViewable(
+  const listing = await listReadable(
     (page) => meter.lookupPage(page),
     principalSubjects(request.principal),
     RESOURCE_TYPES,
@@ -100,21 +106,21 @@ export async function preFilter(scan: ScanContext, costs: CostModel): Promise<St
   );
   meter.authzRounds += listing.rounds;
   costs.listing.observe(listing.listedIds, scan.now() - listingStarted);
-  const permitted = listing.ids;
+  const readable = listing.ids;
   const vector = await scan.vector;
-  const counted = meter.count(permitted);
-  const [found, storedChunks, permittedChunks] = await Promise.all([
-    permitted.size === 0
+  const counted = meter.count(readable);
+  const [found, storedChunks, readableChunkCount] = await Promise.all([
+    readable.size === 0
       ? Promise.resolve([])
-      : meter.search({ vector, k: request.k, resources: permitted }, counted),
+      : meter.search({ vector, k: request.k, resources: readable }, counted),
     meter.count(),
     counted,
   ]);
   // Defence in depth: the store promised to stay inside the set; a chunk outside it is a bug, and a bug
   // here must not become a leak.
   for (const chunk of found) {
-    if (!permitted.has(chunk.resource)) {
-      throw new AppError("INTERNAL", "the vector store returned a chunk outside the permitted resources");
+    if (!readable.has(chunk.resource)) {
+      throw new AppError("INTERNAL", "the vector store returned a chunk outside the readable resources");
     }
   }
   return {
@@ -122,10 +128,10 @@ export async function preFilter(scan: ScanContext, costs: CostModel): Promise<St
     passages: found,
     finishedWith: "pre-filter",
     // Everything outside the readable set, which includes whatever a scan denied before falling back here.
-    withheld: storedChunks - permittedChunks,
-    permittedResources: permitted.size,
-    share: { value: storedChunks === 0 ? 0 : permittedChunks / storedChunks, basis: "exact", of: "store" },
-    ...(permittedChunks === 0 ? {} : { resourcesPerChunk: permitted.size / permittedChunks }),
+    withheld: storedChunks - readableChunkCount,
+    readableResources: readable.size,
+    share: { value: storedChunks === 0 ? 0 : readableChunkCount / storedChunks, basis: "exact", of: "store" },
+    ...(readableChunkCount === 0 ? {} : { resourcesPerChunk: readable.size / readableChunkCount }),
   };
 }
 
@@ -133,10 +139,10 @@ export async function preFilter(scan: ScanContext, costs: CostModel): Promise<St
  * Every resource (`document:<id>`, `section:<id>`) on which the user and each agent in the chain has
  * `view`. Any authorizer failure becomes `UPSTREAM_UNAVAILABLE`, so the caller denies everything.
  */
-export async function permittedResources(authorizer: Authorizer, principal: Principal): Promise<Set<string>> {
-  const listing = await listViewable(
+export async function readableResources(authorizer: Authorizer, principal: Principal): Promise<Set<string>> {
+  const listing = await listReadable(
     (page) =>
-      upstream("authorizer", "the authorizer could not list permitted resources", () =>
+      upstream("authorizer", "the authorizer could not list readable resources", () =>
         authorizer.lookupResources(page),
       ),
     principalSubjects(principal),
@@ -150,7 +156,7 @@ export async function permittedResources(authorizer: Authorizer, principal: Prin
  * `entityType:id` for every entity of `entityTypes` on which every subject has `permission`, each list
  * followed to its end. `rounds` is the longest chain of pages (the lookups run side by side).
  */
-async function listViewable(
+async function listReadable(
   lookupPage: (request: LookupResourcesRequest) => Promise<LookupPage>,
   subjects: readonly Subject[],
   entityTypes: readonly string[],
@@ -172,7 +178,7 @@ async function listViewable(
             },
             { entityType, permission, subject },
           ).catch((error: unknown) => {
-            throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer could not list permitted resources", {
+            throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer could not list readable resources", {
               cause: error,
               upstream: "authorizer",
             });
@@ -182,7 +188,7 @@ async function listViewable(
           return ids;
         }),
       );
-      // A resource is permitted only if every subject may view it. The lists are strictly ascending
+      // A resource is readable only if every subject may view it. The lists are strictly ascending
       // (`lookupAllResources` throws otherwise), so the intersection is a merge, with no set per subject.
       const [first = [], ...others] = lists;
       return { entityType, ids: others.reduce(intersectAscending, first) };
@@ -232,14 +238,16 @@ export async function containerScope(
   const user = principalSubjects(scan.request.principal).slice(0, 1);
   const lists = await Promise.all(
     model.lookups.map((lookup) =>
-      listViewable((page) => scan.meter.lookupPage(page), user, [lookup.entityType], lookup.permission),
+      listReadable((page) => scan.meter.lookupPage(page), user, [lookup.entityType], lookup.permission),
     ),
   );
   const keys = new Set<string>();
   let rounds = 0;
   let listedIds = 0;
-  for (const list of lists) {
-    for (const id of list.ids) keys.add(id);
+  for (const [index, list] of lists.entries()) {
+    const { entityType, key } = model.lookups[index] as ContainerLookup;
+    // Listed as `<entityType>:<id>`; chunks carry `<key>:<id>` (the relation they mirror).
+    for (const id of list.ids) keys.add(`${key}${id.slice(entityType.length)}`);
     rounds = Math.max(rounds, list.rounds);
     listedIds += list.listedIds;
   }
@@ -382,9 +390,11 @@ async function checkResources(
     let allowed = true;
     for (let s = 0; s < subjects.length; s++) {
       const outcome = outcomes[index * subjects.length + s];
-      if (outcome === "failed" || outcome === undefined) {
+      if (outcome === undefined || isCheckFailure(outcome)) {
         throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer could not decide a candidate", {
           upstream: "authorizer",
+          // Why, for the log: a depth limit, a rule error or a bug each keep their own cause.
+          cause: outcome?.failed ?? new AppError("INTERNAL", "the authorizer returned too few outcomes"),
         });
       }
       if (outcome !== "allowed") allowed = false;

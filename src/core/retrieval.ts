@@ -9,7 +9,7 @@ import type { Authorizer } from "../ports/authorizer.ts";
 import type { Embedder } from "../ports/embedder.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
 import type { ScoredChunk } from "./chunk.ts";
-import { BANK_CONTAINER_MODEL, type ContainerModel } from "./container-model.ts";
+import type { ContainerModel } from "./container-model.ts";
 import { AppError } from "./errors.ts";
 import { type Principal, principalSubjects } from "./principal.ts";
 import { RetrievalMeter, upstream } from "./retrieval-meter.ts";
@@ -34,9 +34,9 @@ import {
 
 export {
   DEFAULT_SCAN_BUDGET,
-  permittedResources,
   RESOURCE_TYPES,
   type RetrievalRequest,
+  readableResources,
   type ScanBudget,
   STRATEGIES,
   type StrategyName,
@@ -45,7 +45,8 @@ export {
 
 export type StrategySetting = "adaptive" | StrategyName;
 
-export interface RetrievalDeps {
+/** The ports retrieval reads: an engine is created with them. */
+export interface RetrievalPorts {
   readonly authorizer: Authorizer;
   readonly vectorStore: VectorStore;
   readonly embedder: Embedder;
@@ -58,7 +59,7 @@ export interface RetrievalStats {
   /** `strategy`, or `pre-filter` when a scan spent its budget (or the planner found it cheaper) first. */
   readonly finishedWith: StrategyName;
   /** Chunks read from the vector store. */
-  readonly candidatesScanned: number;
+  readonly candidates: number;
   /** Calls to the authorizer port (each lookup page, each bulk check). */
   readonly authzCalls: number;
   /** Authorization steps that had to wait for the one before: lookup pages in sequence, check rounds. */
@@ -69,7 +70,7 @@ export interface RetrievalStats {
    */
   readonly withheld: number;
   /** Resources the principal may view, when a complete listing ran. */
-  readonly permittedResources?: number;
+  readonly readableResources?: number;
   readonly returned: number;
   readonly timingsMs: {
     readonly authorize: number;
@@ -84,13 +85,13 @@ export interface RetrievalResult {
   readonly stats: RetrievalStats;
 }
 
-export type Retrieve = (deps: RetrievalDeps, request: RetrievalRequest) => Promise<RetrievalResult>;
+export type Retrieve = (request: RetrievalRequest) => Promise<RetrievalResult>;
 
-export interface RetrievalEngineOptions {
+export interface RetrievalEngineOptions extends RetrievalPorts {
   /** `adaptive` (default) chooses per request; a strategy name forces it. */
   readonly strategy?: StrategySetting;
   readonly budget?: Partial<ScanBudget>;
-  /** How chunks' metadata maps to containers; `null` turns the container pre-filter off. */
+  /** How chunks' metadata maps to containers (derived from the schema in force); absent or `null`: no container pre-filter. */
   readonly containerModel?: ContainerModel | null;
   readonly estimates?: { readonly maxEntries?: number; readonly ttlMs?: number };
   readonly now?: () => number;
@@ -104,10 +105,11 @@ export interface RetrievalEngine {
 /** How long the store's chunk count is reused: it sizes estimates only. */
 const STORE_SIZE_TTL_MS = 5_000;
 
-export function createRetrievalEngine(options: RetrievalEngineOptions = {}): RetrievalEngine {
+export function createRetrievalEngine(options: RetrievalEngineOptions): RetrievalEngine {
+  const deps: RetrievalPorts = options;
   const setting = options.strategy ?? "adaptive";
   const budget: ScanBudget = { ...DEFAULT_SCAN_BUDGET, ...options.budget };
-  const containerModel = options.containerModel === undefined ? BANK_CONTAINER_MODEL : options.containerModel;
+  const containerModel = options.containerModel ?? null;
   if (setting === "container-pre-filter" && containerModel === null) {
     throw new AppError("BAD_REQUEST", "the container pre-filter needs a container model");
   }
@@ -126,7 +128,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions = {}): Ret
     return chunks;
   }
 
-  async function retrieve(deps: RetrievalDeps, request: RetrievalRequest): Promise<RetrievalResult> {
+  async function retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
     const started = now();
     const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now);
     let embedMs = 0;
@@ -186,13 +188,11 @@ export function createRetrievalEngine(options: RetrievalEngineOptions = {}): Ret
         strategy: plan,
         chosenBy: setting === "adaptive" ? "adaptive" : "configuration",
         finishedWith: outcome.finishedWith,
-        candidatesScanned: meter.candidatesScanned,
+        candidates: meter.candidates,
         authzCalls: meter.authzCalls,
         authzRounds: meter.authzRounds,
         withheld: outcome.withheld,
-        ...(outcome.permittedResources === undefined
-          ? {}
-          : { permittedResources: outcome.permittedResources }),
+        ...(outcome.readableResources === undefined ? {} : { readableResources: outcome.readableResources }),
         returned: outcome.passages.length,
         timingsMs: { authorize: meter.authorizeMs, embed: embedMs, search: meter.searchMs, total: elapsedMs },
       },

@@ -78,7 +78,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["strategy", "finished_with", "chosen_by"] as const,
     registers,
   });
-  const candidatesScanned = new Histogram({
+  const candidates = new Histogram({
     name: "clearance_retrieval_candidates_scanned",
     help: "Chunks read from the vector store for one retrieval",
     buckets: [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000],
@@ -131,7 +131,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         finished_with: stats.finishedWith,
         chosen_by: stats.chosenBy,
       });
-      candidatesScanned.observe(stats.candidatesScanned);
+      candidates.observe(stats.candidates);
       authzCalls.observe(stats.authzCalls);
       authzRounds.observe(stats.authzRounds);
       retrievalDuration.observe({ strategy: stats.strategy }, stats.timingsMs.total / 1_000);

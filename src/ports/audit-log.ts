@@ -16,12 +16,12 @@ export interface AuditRecord {
   readonly strategy: string;
   readonly finishedWith: string;
   /** Resources the principal may view, when the strategy listed them all. */
-  readonly permittedResources?: number;
+  readonly readableResources?: number;
   /**
    * Chunks withheld: for pre-filter every stored chunk outside the readable set, for a scan the candidates
    * checked and denied before the k-th passage.
    */
-  readonly withheldChunks: number;
+  readonly withheld: number;
   /** The passages returned, by chunk id and resource. */
   readonly returned: readonly { readonly chunkId: string; readonly resource: string }[];
   /** For /v1/answer: the model called and the chunk ids it cited. */

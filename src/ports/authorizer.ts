@@ -8,6 +8,7 @@ import type {
   Tuple,
   TupleFilter,
 } from "../core/authz-model.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 
 /**
  * The authorizer decides who may read what. Its schema is a Permify schema; the production adapter is a
@@ -44,9 +45,10 @@ export interface Authorizer {
   check(request: CheckRequest): Promise<boolean>;
 
   /**
-   * Many decisions at once, in the order of `requests`. An item whose evaluation failed is `"failed"`,
-   * which callers must treat as a denial; only a failure of the whole call (e.g. the server is
-   * unreachable) throws.
+   * Many decisions at once, in the order of `requests`. An item whose evaluation failed is a
+   * `CheckFailure` carrying why (a depth limit, a bug, a failed call), which callers must treat as a
+   * failure of the request and log, never as an answer; only a failure of the whole call (e.g. the server
+   * is unreachable) throws.
    */
   checkMany(requests: readonly CheckRequest[]): Promise<readonly CheckOutcome[]>;
 
@@ -96,7 +98,30 @@ export interface Authorizer {
   close(): Promise<void>;
 }
 
-export type CheckOutcome = "allowed" | "denied" | "failed";
+export type CheckOutcome = "allowed" | "denied" | CheckFailure;
+
+/** An item the authorizer could not decide, and the error that says why (for the log, never a caller). */
+export interface CheckFailure {
+  readonly failed: AppError;
+}
+
+export function isCheckFailure(outcome: CheckOutcome | undefined): outcome is CheckFailure {
+  return typeof outcome === "object" && outcome !== null;
+}
+
+/** The outcome's name, for reports and comparisons: `failed` for a `CheckFailure`. */
+export function outcomeName(outcome: CheckOutcome): "allowed" | "denied" | "failed" {
+  return isCheckFailure(outcome) ? "failed" : outcome;
+}
+
+/** `error` as a failed item: an `AppError` as it is, anything else as `INTERNAL` with it as the cause. */
+export function checkFailure(error: unknown): CheckFailure {
+  return {
+    failed: isAppError(error)
+      ? error
+      : new AppError("INTERNAL", "the check failed unexpectedly", { cause: error }),
+  };
+}
 
 export interface WriteResult {
   /** Opaque; passing it on later reads guarantees they see this write (Permify's snap token). */

@@ -10,16 +10,16 @@ import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embe
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
-import { createApp } from "../../src/app.ts";
+import { type AppDeps, composeApp } from "../../src/composition.ts";
 import type { Chunk, ChunkMetadata } from "../../src/core/chunk.ts";
 import { parseTuple } from "../../src/core/permify-notation.ts";
-import type { RetrievalEngineOptions } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { RequestLimits } from "../../src/http/schemas.ts";
 import type { AuditLog } from "../../src/ports/audit-log.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
 import type { ChatModel } from "../../src/ports/chat-model.ts";
 import type { VectorStore } from "../../src/ports/vector-store.ts";
+import { bankContainerModel } from "./container-models.ts";
 import { testTokenVerifier } from "./test-identity.ts";
 
 const SCHEMA = readFileSync(new URL("../../fixtures/schema.perm", import.meta.url), "utf8");
@@ -123,7 +123,7 @@ export async function createSmallBank(
     /** Replaces the silent logger (e.g. one that keeps the lines, to read the request log). */
     logger?: Logger;
     /** The retrieval engine's options (default: adaptive). */
-    retrieval?: RetrievalEngineOptions;
+    retrieval?: AppDeps["retrieval"];
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -156,7 +156,7 @@ export async function createSmallBank(
     probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
-  const app = createApp({
+  const { app } = composeApp({
     authorizer: options.authorizer ?? authorizer,
     vectorStore: options.vectorStore ?? vectorStore,
     embedder,
@@ -164,7 +164,7 @@ export async function createSmallBank(
     auditLog: options.failingAuditLog ?? auditLog,
     tokenVerifier: testTokenVerifier(),
     logger: options.logger ?? pino({ level: "silent" }),
-    ...(options.retrieval === undefined ? {} : { retrieval: options.retrieval }),
+    retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
   });
   return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };

@@ -6,7 +6,7 @@
 import type { Attribute, CheckRequest, RequestContext, Subject, Tuple } from "../../src/core/authz-model.ts";
 import { AppError } from "../../src/core/errors.ts";
 import { formatSubject } from "../../src/core/permify-notation.ts";
-import type { Authorizer, LookupPage } from "../../src/ports/authorizer.ts";
+import { type Authorizer, checkFailure, type LookupPage } from "../../src/ports/authorizer.ts";
 
 export interface TableAuthorizer extends Authorizer {
   readonly calls: {
@@ -76,7 +76,7 @@ export function createTableAuthorizer(options: TableAuthorizerOptions = {}): Tab
         requests.map((request) =>
           this.check(request).then(
             (allowed) => (allowed ? "allowed" : "denied"),
-            () => "failed" as const,
+            (error: unknown) => checkFailure(error),
           ),
         ),
       );

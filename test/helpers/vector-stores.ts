@@ -7,9 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, it } from "vitest";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
+import { openVectorStore } from "../../src/composition.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { VectorStore } from "../../src/ports/vector-store.ts";
-import { openVectorStore } from "../../src/runtime.ts";
 
 export const qdrantUrl = process.env.QDRANT_URL || undefined;
 const qdrantApiKey = process.env.QDRANT_API_KEY || undefined;

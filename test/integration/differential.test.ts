@@ -35,7 +35,12 @@ import { createPermifyAuthorizer } from "../../src/adapters/permify/permify-auth
 import type { CheckRequest, RequestContext } from "../../src/core/authz-model.ts";
 import { isAppError } from "../../src/core/errors.ts";
 import { parseAttribute, parseEntity, parseSubject, parseTuple } from "../../src/core/permify-notation.ts";
-import type { Authorizer, CheckOutcome, LookupPage } from "../../src/ports/authorizer.ts";
+import {
+  type Authorizer,
+  type CheckOutcome,
+  type LookupPage,
+  outcomeName,
+} from "../../src/ports/authorizer.ts";
 import {
   type CaseOptions,
   type CheckQuery,
@@ -484,7 +489,7 @@ async function compare(
   };
   /** What Permify's BulkCheck can answer for a check whose single answers were `seen` (an error is DENIED). */
   const inBulk = (seen: ReadonlySet<Outcome>) =>
-    new Set<CheckOutcome>([...seen].map((o) => (o === "error" ? "denied" : o)));
+    new Set<ReturnType<typeof outcomeName>>([...seen].map((o) => (o === "error" ? "denied" : o)));
 
   let bulkErrorsAsDenied = 0;
   const eBulk = "error" in e.bulk ? undefined : e.bulk;
@@ -534,8 +539,8 @@ async function compare(
         disagree(`${where}: embedded=${answerText(e1)} permify=${answerText(p1)}`);
       }
     }
-    const e2 = eBulk?.[i];
-    const p2 = pBulk?.[i];
+    const e2 = eBulk?.[i] === undefined ? undefined : outcomeName(eBulk[i]);
+    const p2 = pBulk?.[i] === undefined ? undefined : outcomeName(pBulk[i]);
     if (e2 !== undefined && e2 !== (e1.outcome === "error" ? "failed" : e1.outcome)) {
       disagree(`${where}: embedded checkMany=${e2} but embedded check=${answerText(e1)}`);
     }

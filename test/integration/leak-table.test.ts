@@ -18,11 +18,12 @@ import { ingestManifest } from "../../ingest/ingest.ts";
 import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
-import { createApp } from "../../src/app.ts";
-import { createRetrievalEngine, permittedResources, STRATEGIES } from "../../src/core/retrieval.ts";
+import { composeApp } from "../../src/composition.ts";
+import { createRetrievalEngine, readableResources, STRATEGIES } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
 import { describeEachAuthorizer } from "../helpers/authorizers.ts";
+import { bankContainerModel } from "../helpers/container-models.ts";
 import { postJson } from "../helpers/small-bank.ts";
 import { signTestToken, testTokenVerifier } from "../helpers/test-identity.ts";
 import { describeEachVectorStore, type OpenedVectorStore } from "../helpers/vector-stores.ts";
@@ -90,7 +91,7 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         embedder,
       });
       expect(report.failed).toBe(0);
-      app = createApp({
+      ({ app } = composeApp({
         authorizer,
         vectorStore,
         embedder,
@@ -99,7 +100,8 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         tokenVerifier: testTokenVerifier(),
         logger: pino({ level: "silent" }),
         limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
-      });
+        retrieval: { containerModel: bankContainerModel() },
+      }));
       const manifest = await loadYaml("manifest.yaml", manifestSectionsSchema);
       legalOnlySections = new Set(
         manifest.documents.flatMap((document) =>
@@ -129,12 +131,12 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         ...principal.sections.map((id) => `section:${id}`),
       ]);
 
-      it(`${who}: the authorizer's permitted set is exactly the expected one`, async () => {
-        const permitted = await permittedResources(authorizer, {
+      it(`${who}: the authorizer's readable set is exactly the expected one`, async () => {
+        const readable = await readableResources(authorizer, {
           userId: principal.user,
           agentIds: principal.agents,
         });
-        expect([...permitted].sort()).toEqual([...expectedResources].sort());
+        expect([...readable].sort()).toEqual([...expectedResources].sort());
       });
 
       it(`${who}: ${questions.length} questions leak nothing and hide nothing`, async () => {
@@ -184,7 +186,9 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
       // On Permify a sample of the questions: enough to run its lookups of the containers.
       const asked = backend.name === "embedded" ? questions : questions.slice(0, 6);
       const deps = { authorizer, vectorStore: opened.store, embedder: createHashingEmbedder() };
-      const engines = STRATEGIES.map((strategy) => createRetrievalEngine({ strategy }));
+      const engines = STRATEGIES.map((strategy) =>
+        createRetrievalEngine({ ...deps, strategy, containerModel: bankContainerModel() }),
+      );
       let compared = 0;
       for (const principal of visibility.principals) {
         const who =
@@ -194,7 +198,7 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         for (const query of asked) {
           const expected = answers.get(`${who} :: ${query}`);
           for (const engine of engines) {
-            const result = await engine.retrieve(deps, {
+            const result = await engine.retrieve({
               principal: { userId: principal.user, agentIds: principal.agents },
               query,
               k: K,

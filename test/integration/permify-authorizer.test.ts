@@ -4,6 +4,7 @@
  * Faults are injected with gRPC client middleware (a stub in the call path, named as such) or by pausing
  * and stopping a server of the test's own.
  */
+
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import type { CheckRequest, Tuple } from "../../src/core/authz-model.ts";
 import { isAppError } from "../../src/core/errors.ts";
 import { lookupAllResources } from "../../src/core/lookup-all.ts";
 import { formatTuple, parseTuple } from "../../src/core/permify-notation.ts";
+import { outcomeName } from "../../src/ports/authorizer.ts";
 import { describeWithPermify, type PermifyServer, startPermify, uniqueTenant } from "../helpers/permify.ts";
 
 const SCHEMA = `entity user {}
@@ -293,7 +295,7 @@ describeWithPermify("Permify adapter", (endpoint) => {
         tuples: Array.from({ length: 150 }, (_, i) => parseTuple(`document:b${i}#viewer@user:even`)),
       });
       const asked = requests(300);
-      const outcomes = await authorizer.checkMany(asked);
+      const outcomes = (await authorizer.checkMany(asked)).map(outcomeName);
       expect(outcomes.filter((outcome) => outcome === "failed")).toHaveLength(100);
       outcomes.forEach((outcome, i) => {
         const expected = asked[i]?.subject.id === "even" ? "allowed" : "denied";

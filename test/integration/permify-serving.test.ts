@@ -16,12 +16,13 @@ import {
   createPermifyAuthorizer,
   type PermifyAuthorizer,
 } from "../../src/adapters/permify/permify-authorizer.ts";
-import { createApp } from "../../src/app.ts";
 import { grantCommand } from "../../src/cli/grant-command.ts";
 import { revokeCommand } from "../../src/cli/revoke-command.ts";
+import { composeApp } from "../../src/composition.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { ChatModel } from "../../src/ports/chat-model.ts";
 import type { VectorStore } from "../../src/ports/vector-store.ts";
+import { bankContainerModel } from "../helpers/container-models.ts";
 import {
   describeWithPermify,
   type PermifyOnPostgres,
@@ -90,7 +91,8 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
       },
     };
     makeApp = (servingAuthorizer) =>
-      createApp({
+      composeApp({
+        retrieval: { containerModel: bankContainerModel() },
         authorizer: servingAuthorizer,
         vectorStore,
         embedder,
@@ -99,7 +101,7 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
         tokenVerifier: testTokenVerifier(),
         logger: pino({ level: process.env.SERVING_LOG_LEVEL ?? "silent" }),
         limits: { defaultK: 8, maxK: 50, queryMaxChars: 2_000 },
-      });
+      }).app;
     app = makeApp(authorizer);
     victor = await signTestToken({ sub: "victor" });
   }, 120_000);

@@ -1,3 +1,5 @@
+import { type CompiledSchema, compileSchema } from "../../authz-schema/schema-compiler.ts";
+import { validateAttribute, validateTuple } from "../../authz-schema/write-validation.ts";
 import type {
   Attribute,
   AttributeFilter,
@@ -9,20 +11,19 @@ import type {
 } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
 import { formatAttribute, formatTuple, parseAttribute, parseTuple } from "../../core/permify-notation.ts";
-import type {
-  Authorizer,
-  CheckOutcome,
-  LookupPage,
-  LookupResourcesRequest,
-  LookupSubjectsRequest,
-  WriteResult,
+import {
+  type Authorizer,
+  type CheckOutcome,
+  checkFailure,
+  type LookupPage,
+  type LookupResourcesRequest,
+  type LookupSubjectsRequest,
+  type WriteResult,
 } from "../../ports/authorizer.ts";
 import { AuthzDataDirectory, type Change, JournalRewritten } from "./data-directory.ts";
 import { compareIds, EvaluationSession, reachableEntities } from "./evaluator.ts";
 import { contextKey, LookupCache, lookupRequestKey } from "./lookup-cache.ts";
 import { RelationshipStore } from "./relationship-store.ts";
-import { type CompiledSchema, compileSchema } from "./schema-compiler.ts";
-import { validateAttribute, validateTuple } from "./write-validation.ts";
 
 export interface EmbeddedAuthorizerOptions {
   /** Where the schema, relationships and attributes persist; omitted means memory only. */
@@ -120,8 +121,8 @@ class EmbeddedAuthorizer implements Authorizer {
       const session = request.context ? this.session(schema, request.context) : shared;
       try {
         return session.check(request.entity, request.permission, request.subject) ? "allowed" : "denied";
-      } catch {
-        return "failed";
+      } catch (error) {
+        return checkFailure(error);
       }
     });
   }

@@ -14,10 +14,11 @@
  * data is reported as the depth error Permify would reach by going round it. Cyclic failures are cached
  * per stack frame (as in Tarjan's algorithm), so dense cycles cost polynomial, not exponential, time.
  */
+
+import type { CompiledSchema, EntityDefinition, PermissionNode } from "../../authz-schema/schema-compiler.ts";
 import type { AttributeValue, Entity, RequestContext, Subject } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
 import { overlayContext, type RelationshipView } from "./relationship-store.ts";
-import type { CompiledSchema, EntityDefinition, PermissionNode } from "./schema-compiler.ts";
 
 const DENIED = 0;
 const ALLOWED = 1;

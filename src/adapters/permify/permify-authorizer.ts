@@ -13,13 +13,14 @@ import type {
   TupleFilter,
 } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
-import type {
-  Authorizer,
-  CheckOutcome,
-  LookupPage,
-  LookupResourcesRequest,
-  LookupSubjectsRequest,
-  WriteResult,
+import {
+  type Authorizer,
+  type CheckOutcome,
+  checkFailure,
+  type LookupPage,
+  type LookupResourcesRequest,
+  type LookupSubjectsRequest,
+  type WriteResult,
 } from "../../ports/authorizer.ts";
 import { type PermifyOperation, toAppError } from "./permify-errors.ts";
 import {
@@ -238,7 +239,7 @@ class PermifyClientAuthorizer implements PermifyAuthorizer {
   /**
    * De-duplicates, groups requests that share a context (Permify's BulkCheck takes one context for all its
    * items), and sends groups of at most 100 items, `bulkConcurrency` calls at a time, all under one
-   * deadline. A call that fails marks its items "failed"; Permify itself answers DENIED for an item it
+   * deadline. A call that fails marks its items failed with its error; Permify itself answers DENIED for an item it
    * could not evaluate. When every call fails the whole checkMany throws, so that an unreachable Permify is
    * a 503 rather than "nothing found".
    */
@@ -279,12 +280,22 @@ class PermifyClientAuthorizer implements PermifyAuthorizer {
             const can = response.results[position]?.can;
             outcomes.set(
               key,
-              can === CHECK_RESULT.allowed ? "allowed" : can === CHECK_RESULT.denied ? "denied" : "failed",
+              can === CHECK_RESULT.allowed
+                ? "allowed"
+                : can === CHECK_RESULT.denied
+                  ? "denied"
+                  : checkFailure(
+                      new AppError(
+                        "UPSTREAM_UNAVAILABLE",
+                        `Permify answered a bulk check item with ${String(can)}`,
+                      ),
+                    ),
             );
           });
         } catch (error) {
-          failures.push(toAppError(error, "read", "a bulk check"));
-          for (const key of batch.keys) outcomes.set(key, "failed");
+          const failure = toAppError(error, "read", "a bulk check");
+          failures.push(failure);
+          for (const key of batch.keys) outcomes.set(key, checkFailure(failure));
         }
       }
     };
@@ -292,7 +303,11 @@ class PermifyClientAuthorizer implements PermifyAuthorizer {
       Array.from({ length: Math.min(this.settings.bulkConcurrency, batches.length) }, () => worker()),
     );
     if (failures.length === batches.length) throw failures[0];
-    return requests.map((request) => outcomes.get(checkKey(request)) ?? "failed");
+    return requests.map(
+      (request) =>
+        outcomes.get(checkKey(request)) ??
+        checkFailure(new AppError("INTERNAL", "a bulk check item got no outcome")),
+    );
   }
 
   async lookupResources(request: LookupResourcesRequest): Promise<LookupPage> {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { Logger } from "pino";
 import { describePrincipal } from "../../core/principal.ts";
+import type { Logger } from "../../ports/telemetry.ts";
 import type { AppEnv } from "../app-env.ts";
 
 /**

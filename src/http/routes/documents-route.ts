@@ -1,16 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { permittedResources } from "../../core/retrieval.ts";
-import { upstream } from "../../core/retrieval-meter.ts";
-import type { Authorizer } from "../../ports/authorizer.ts";
-import type { VectorStore } from "../../ports/vector-store.ts";
+import type { Application } from "../../app/application.ts";
 import type { App } from "../app-env.ts";
+import { callerOf } from "../caller.ts";
 import { documentsResponseSchema, errorResponseSchema } from "../schemas.ts";
 
 /** `GET /v1/documents`: the stored documents the whole principal may read, by id. */
-export function registerDocumentsRoute(
-  app: App,
-  deps: { readonly authorizer: Authorizer; readonly vectorStore: VectorStore },
-): void {
+export function registerDocumentsRoute(app: App, application: Application): void {
   app.openapi(
     createRoute({
       method: "get",
@@ -33,21 +28,9 @@ export function registerDocumentsRoute(
       },
     }),
     async (c) => {
-      const [permitted, stored] = await Promise.all([
-        permittedResources(deps.authorizer, c.get("principal")),
-        upstream("vector-store", "the vector store failed", () => deps.vectorStore.listDocuments()),
-      ]);
-      const readable = stored.filter((id) => permitted.has(`document:${id}`));
-      const documents = await Promise.all(
-        readable.map(async (id) => {
-          const [first] = await upstream("vector-store", "the vector store failed", () =>
-            deps.vectorStore.documentChunks(id),
-          );
-          return { id, title: first?.title ?? id, collection: first?.metadata.collection ?? "" };
-        }),
-      );
-      c.set("logFields", { permittedResources: permitted.size, returned: documents.length });
-      return c.json({ documents }, 200);
+      const { documents, logFields } = await application.listReadableDocuments(callerOf(c, "/v1/documents"));
+      c.set("logFields", logFields);
+      return c.json({ documents: [...documents] }, 200);
     },
   );
 }

@@ -1,14 +1,8 @@
-import { createHash } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
-import { answerFromPassages } from "../../core/answering.ts";
+import type { Application } from "../../app/application.ts";
 import type { ScoredChunk } from "../../core/chunk.ts";
-import { upstreamFailure } from "../../core/errors.ts";
-import type { Principal } from "../../core/principal.ts";
-import type { RetrievalDeps, RetrievalResult, Retrieve } from "../../core/retrieval.ts";
-import type { AuditLog, AuditRecord } from "../../ports/audit-log.ts";
-import type { ChatModel } from "../../ports/chat-model.ts";
 import type { App } from "../app-env.ts";
-import type { Metrics } from "../metrics.ts";
+import { callerOf } from "../caller.ts";
 import {
   answerResponseSchema,
   errorResponseSchema,
@@ -17,14 +11,6 @@ import {
   retrievalRequestSchema,
   searchResponseSchema,
 } from "../schemas.ts";
-
-export interface RetrievalRouteDeps extends RetrievalDeps {
-  readonly chatModel: ChatModel;
-  readonly auditLog: AuditLog;
-  readonly limits: RequestLimits;
-  readonly retrieve: Retrieve;
-  readonly metrics: Metrics;
-}
 
 const errorResponses = {
   400: { description: "Invalid request", content: { "application/json": { schema: errorResponseSchema } } },
@@ -38,10 +24,10 @@ const errorResponses = {
   },
 } as const;
 
-export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): void {
+export function registerRetrievalRoutes(app: App, application: Application, limits: RequestLimits): void {
   const body = {
     required: true,
-    content: { "application/json": { schema: retrievalRequestSchema(deps.limits) } },
+    content: { "application/json": { schema: retrievalRequestSchema(limits) } },
   };
 
   app.openapi(
@@ -60,16 +46,12 @@ export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): voi
       },
     }),
     async (c) => {
-      const { query, k } = c.req.valid("json");
-      const principal = c.get("principal");
-      const result = await deps.retrieve(deps, { principal, query, k });
-      deps.metrics.observeRetrieval(result.stats);
-      c.set("logFields", retrievalLogFields(result));
-      await recordAudit(
-        deps.auditLog,
-        auditRecord(c.get("requestId"), "/v1/search", principal, query, k, result),
+      const { passages, logFields } = await application.search(
+        callerOf(c, "/v1/search"),
+        c.req.valid("json"),
       );
-      return c.json({ passages: result.passages.map(toPassage) }, 200);
+      c.set("logFields", logFields);
+      return c.json({ passages: passages.map(toPassage) }, 200);
     },
   );
 
@@ -89,44 +71,23 @@ export function registerRetrievalRoutes(app: App, deps: RetrievalRouteDeps): voi
       },
     }),
     async (c) => {
-      const { query, k } = c.req.valid("json");
-      const principal = c.get("principal");
-      const result = await deps.retrieve(deps, { principal, query, k });
-      deps.metrics.observeRetrieval(result.stats);
-      // Authorization is complete here: the model receives exactly the passages retrieval let through.
-      const answer = await answerFromPassages(deps.chatModel, query, result.passages);
-      const byId = new Map(result.passages.map((passage) => [passage.id, passage]));
-      const cited = answer.citations.flatMap((id) => byId.get(id) ?? []);
-      c.set("logFields", { ...retrievalLogFields(result), cited: cited.length, model: deps.chatModel.model });
-      await recordAudit(deps.auditLog, {
-        ...auditRecord(c.get("requestId"), "/v1/answer", principal, query, k, result),
-        model: deps.chatModel.model,
-        cited: answer.citations,
-      });
+      const answer = await application.answer(callerOf(c, "/v1/answer"), c.req.valid("json"));
+      c.set("logFields", answer.logFields);
       return c.json(
         {
           answer: answer.text,
-          citations: cited.map((passage) => ({
+          citations: answer.cited.map((passage) => ({
             chunkId: passage.id,
             documentId: passage.documentId,
             sectionId: passage.sectionId ?? null,
             title: passage.title,
           })),
-          passages: result.passages.map(toPassage),
+          passages: answer.passages.map(toPassage),
         },
         200,
       );
     },
   );
-}
-
-/** No trail, no answer: a failed record fails the request, named as the audit log's failure. */
-async function recordAudit(auditLog: AuditLog, record: AuditRecord): Promise<void> {
-  try {
-    await auditLog.record(record);
-  } catch (error) {
-    throw upstreamFailure("audit-log", "the audit log could not record the request", error);
-  }
 }
 
 function toPassage(chunk: ScoredChunk): typeof passageSchema._output {
@@ -137,49 +98,5 @@ function toPassage(chunk: ScoredChunk): typeof passageSchema._output {
     title: chunk.title,
     text: chunk.text,
     score: Math.round(chunk.score * 1e6) / 1e6,
-  };
-}
-
-function retrievalLogFields(result: RetrievalResult): Record<string, unknown> {
-  const { stats } = result;
-  return {
-    strategy: stats.strategy,
-    chosenBy: stats.chosenBy,
-    finishedWith: stats.finishedWith,
-    candidates: stats.candidatesScanned,
-    authzCalls: stats.authzCalls,
-    authzRounds: stats.authzRounds,
-    withheld: stats.withheld,
-    returned: stats.returned,
-    ...(stats.permittedResources === undefined ? {} : { permittedResources: stats.permittedResources }),
-    timingsMs: Object.fromEntries(
-      Object.entries(stats.timingsMs).map(([step, ms]) => [step, Math.round(ms * 100) / 100]),
-    ),
-  };
-}
-
-function auditRecord(
-  requestId: string,
-  route: string,
-  principal: Principal,
-  query: string,
-  k: number,
-  result: RetrievalResult,
-): AuditRecord {
-  return {
-    time: new Date().toISOString(),
-    requestId,
-    route,
-    userId: principal.userId,
-    agentIds: principal.agentIds,
-    queryDigest: createHash("sha256").update(query).digest("hex"),
-    k,
-    strategy: result.stats.strategy,
-    finishedWith: result.stats.finishedWith,
-    ...(result.stats.permittedResources === undefined
-      ? {}
-      : { permittedResources: result.stats.permittedResources }),
-    withheldChunks: result.stats.withheld,
-    returned: result.passages.map((passage) => ({ chunkId: passage.id, resource: passage.resource })),
   };
 }

@@ -15,7 +15,7 @@ import {
   setUpBench,
 } from "../../../bench/e2e.ts";
 import { hashText } from "../../../src/adapters/offline/hashing-embedder.ts";
-import { permittedResources } from "../../../src/core/retrieval.ts";
+import { readableResources } from "../../../src/core/retrieval.ts";
 
 const K = 10;
 /** Scores within this of each other may come back in either order (float32 sums in another order). */
@@ -31,12 +31,12 @@ beforeAll(async () => {
 });
 
 /** Exact scan over every chunk the reference permits: the k best scores, best first. */
-function oracleScores(query: string, permitted: ReadonlySet<string>): number[] {
+function oracleScores(query: string, readable: ReadonlySet<string>): number[] {
   const dims = bench.embedder.dimensions;
   const q = hashText(query, dims);
   const scores: number[] = [];
   for (const [index, chunk] of bench.corpus.chunks.entries()) {
-    if (!permitted.has(chunk.resource)) continue;
+    if (!readable.has(chunk.resource)) continue;
     const v = vectors[index] as Float32Array;
     let dot = 0;
     for (let i = 0; i < dims; i++) dot += (v[i] as number) * (q[i] as number);
@@ -76,12 +76,12 @@ describe("e2e benchmark setup (quick corpus)", () => {
 
   test("the authorizer permits exactly the reference's resources for every principal", async () => {
     for (const [i, probe] of bench.corpus.probes.entries()) {
-      const permitted = await permittedResources(bench.authorizer, probe.principal);
-      expect([...permitted].sort(), probe.name).toEqual([...(bench.references[i]?.resources ?? [])].sort());
+      const readable = await readableResources(bench.authorizer, probe.principal);
+      expect([...readable].sort(), probe.name).toEqual([...(bench.references[i]?.resources ?? [])].sort());
     }
   });
 
-  test("searches return the authorized top-k of an exact scan, and only permitted chunks", async () => {
+  test("searches return the authorized top-k of an exact scan, and only readable chunks", async () => {
     for (const [i, probe] of bench.corpus.probes.entries()) {
       const reference = bench.references[i]?.resources ?? new Set<string>();
       for (const query of bench.corpus.queries.slice(0, 5)) {
@@ -111,8 +111,8 @@ describe("e2e benchmark setup (quick corpus)", () => {
     expect(result.afterWrite.map((c) => c.samples)).toEqual(bench.corpus.probes.map(() => 2));
     // The writes it makes between rounds must not change who reads what.
     for (const [i, probe] of bench.corpus.probes.entries()) {
-      const permitted = await permittedResources(bench.authorizer, probe.principal);
-      expect(permitted.size, probe.name).toBe(bench.references[i]?.resources.size);
+      const readable = await readableResources(bench.authorizer, probe.principal);
+      expect(readable.size, probe.name).toBe(bench.references[i]?.resources.size);
     }
   });
 });

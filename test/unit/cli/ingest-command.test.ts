@@ -8,9 +8,9 @@ import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vector
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
 import type { CliIo } from "../../../src/cli/command.ts";
+import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
-import type { Runtime } from "../../../src/runtime.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const BAD_PDFS = fileURLToPath(new URL("../../fixtures/bad-pdfs/", import.meta.url));

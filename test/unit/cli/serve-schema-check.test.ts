@@ -14,9 +14,9 @@ import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vector
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
 import type { CliIo } from "../../../src/cli/command.ts";
+import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
-import type { Runtime } from "../../../src/runtime.ts";
 
 function captureIo(): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -181,7 +181,7 @@ describe("clearance serve and the container pre-filter", () => {
     expect(code).toBe(1);
     expect(io.err).toEqual([
       "clearance serve: RETRIEVAL_STRATEGY=container-pre-filter cannot be exact with this schema: " +
-        "document has no permission direct_view",
+        "document.view reaches readers through owner, viewer, and no other permission of document lists exactly those grants (declare one, e.g. direct_view)",
     ]);
   });
 });

@@ -14,13 +14,14 @@ import { parseTuple } from "../../../src/core/permify-notation.ts";
 import { principalSubjects } from "../../../src/core/principal.ts";
 import {
   createRetrievalEngine,
-  type RetrievalDeps,
   type RetrievalEngine,
+  type RetrievalPorts,
   type ScanBudget,
   STRATEGIES,
   type StrategySetting,
 } from "../../../src/core/retrieval.ts";
 import type { Embedder } from "../../../src/ports/embedder.ts";
+import { containerModelOf } from "../../helpers/container-models.ts";
 import { BANK_DIMENSIONS, BANK_SCHEMA, randomBankArb } from "../../helpers/random-bank.ts";
 
 /** The query text is the index of a query vector: the engine embeds it like any other. */
@@ -38,7 +39,7 @@ function fixedEmbedder(queries: readonly Float32Array[]): Embedder {
  * cosine elsewhere), cut at the k-th chunk the user and every agent may view, each checked one by one.
  */
 async function oracle(
-  deps: RetrievalDeps,
+  deps: RetrievalPorts,
   total: number,
   query: Float32Array,
   principal: { userId: string; agentIds: readonly string[] },
@@ -78,10 +79,14 @@ describe("retrieval engine: every strategy equals the oracle", () => {
           byDocument.set(chunk.documentId, [...(byDocument.get(chunk.documentId) ?? []), chunk]);
         }
         for (const [documentId, chunks] of byDocument) await vectorStore.replaceDocument(documentId, chunks);
-        const deps: RetrievalDeps = { authorizer, vectorStore, embedder: fixedEmbedder(bank.queries) };
+        const deps: RetrievalPorts = { authorizer, vectorStore, embedder: fixedEmbedder(bank.queries) };
+        const containerModel = containerModelOf(BANK_SCHEMA);
         const engines: [string, RetrievalEngine][] = SETTINGS.flatMap((strategy) => [
-          [strategy, createRetrievalEngine({ strategy })],
-          [`${strategy} (tiny budget)`, createRetrievalEngine({ strategy, budget: TINY_BUDGET })],
+          [strategy, createRetrievalEngine({ ...deps, strategy, containerModel })],
+          [
+            `${strategy} (tiny budget)`,
+            createRetrievalEngine({ ...deps, strategy, budget: TINY_BUDGET, containerModel }),
+          ],
         ]);
         try {
           // Each principal asks every query twice, so the adaptive engines also run on their estimates.
@@ -90,7 +95,7 @@ describe("retrieval engine: every strategy equals the oracle", () => {
               for (const [index, query] of bank.queries.entries()) {
                 const expected = await oracle(deps, bank.chunks.length, query, principal, k);
                 for (const [name, engine] of engines) {
-                  const result = await engine.retrieve(deps, { principal, query: String(index), k });
+                  const result = await engine.retrieve({ principal, query: String(index), k });
                   expect(
                     result.passages.map((passage) => passage.id),
                     `${name}, round ${round}, ${JSON.stringify(principal)}, query ${index}, k ${k}`,

@@ -9,11 +9,16 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { parseTuple } from "../../../src/core/permify-notation.ts";
 import type { Principal } from "../../../src/core/principal.ts";
-import { createRetrievalEngine, type RetrievalDeps, type StrategyName } from "../../../src/core/retrieval.ts";
+import {
+  createRetrievalEngine,
+  type RetrievalPorts,
+  type StrategyName,
+} from "../../../src/core/retrieval.ts";
 import { LinearCost } from "../../../src/core/retrieval-planner.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
 import type { Embedder } from "../../../src/ports/embedder.ts";
 import type { VectorStore } from "../../../src/ports/vector-store.ts";
+import { containerModelOf } from "../../helpers/container-models.ts";
 import { BANK_SCHEMA } from "../../helpers/random-bank.ts";
 import { overridingAuthorizer, overridingVectorStore } from "../../helpers/stub-adapters.ts";
 
@@ -96,7 +101,7 @@ beforeAll(async () => {
 });
 
 /** The real adapters, with every call advancing the fake clock by its price. */
-function priced(prices: Prices): { deps: RetrievalDeps; now: () => number } {
+function priced(prices: Prices): { deps: RetrievalPorts; now: () => number } {
   let clock = 0;
   const embedder: Embedder = {
     model: "angle",
@@ -133,14 +138,15 @@ async function settle(
   principal: Principal,
 ): Promise<{ strategies: StrategyName[]; mismatches: number }> {
   const { deps, now } = priced(prices);
-  const adaptive = createRetrievalEngine({ now });
-  const oracle = createRetrievalEngine({ strategy: "pre-filter" });
+  const containerModel = containerModelOf(BANK_SCHEMA);
+  const adaptive = createRetrievalEngine({ ...deps, now, containerModel });
+  const oracle = createRetrievalEngine({ ...deps, strategy: "pre-filter" });
   const strategies: StrategyName[] = [];
   let mismatches = 0;
   for (let q = 0; q < 12; q++) {
     const request = { principal, query: String(q * 0.5), k: 5 };
-    const result = await adaptive.retrieve(deps, request);
-    const expected = await oracle.retrieve(deps, request);
+    const result = await adaptive.retrieve(request);
+    const expected = await oracle.retrieve(request);
     if (
       JSON.stringify(result.passages.map((p) => p.id)) !== JSON.stringify(expected.passages.map((p) => p.id))
     ) {

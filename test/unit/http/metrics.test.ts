@@ -115,7 +115,7 @@ describe("GET /metrics", () => {
     ).toBe(1);
     // The withheld count is the audited one: told to operators, never to the caller.
     const [audited] = bank.auditLog.records;
-    expect(sampleValue(all, "clearance_retrieval_withheld_total")).toBe(audited?.withheldChunks);
+    expect(sampleValue(all, "clearance_retrieval_withheld_total")).toBe(audited?.withheld);
   });
 
   it("an authorizer that fails: 503, and one upstream error for the authorizer", async () => {

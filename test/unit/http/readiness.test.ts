@@ -13,7 +13,7 @@ import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vector
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
 import { createOpenAiChatModel } from "../../../src/adapters/openai/openai-chat-model.ts";
-import { createApp } from "../../../src/app.ts";
+import { composeApp } from "../../../src/composition.ts";
 import { AppError } from "../../../src/core/errors.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
 import type { ChatModel } from "../../../src/ports/chat-model.ts";
@@ -41,7 +41,7 @@ async function healthyComponents(): Promise<Components> {
 }
 
 function appWith(components: Components, readinessTimeoutMs?: number) {
-  return createApp({
+  return composeApp({
     ...components,
     embedder: createHashingEmbedder({ dimensions: 8 }),
     auditLog: createMemoryAuditLog(),
@@ -49,7 +49,7 @@ function appWith(components: Components, readinessTimeoutMs?: number) {
     logger: pino({ level: "silent" }),
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500 },
     ...(readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs }),
-  });
+  }).app;
 }
 
 /** Fault injection: the real authorizer, except that its probe does `fault`. */

@@ -13,14 +13,15 @@ import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-lo
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
-import { createApp } from "../../../src/app.ts";
+import { composeApp } from "../../../src/composition.ts";
 import { AppError } from "../../../src/core/errors.ts";
 import { parseTuple } from "../../../src/core/permify-notation.ts";
 import { STRATEGIES, type StrategySetting } from "../../../src/core/retrieval.ts";
-import type { Authorizer, LookupPage } from "../../../src/ports/authorizer.ts";
+import { type Authorizer, checkFailure, type LookupPage } from "../../../src/ports/authorizer.ts";
 import type { ChatModel } from "../../../src/ports/chat-model.ts";
 import type { Embedder } from "../../../src/ports/embedder.ts";
 import type { VectorStore } from "../../../src/ports/vector-store.ts";
+import { bankContainerModel } from "../../helpers/container-models.ts";
 import { BANK_SCHEMA } from "../../helpers/random-bank.ts";
 import { postJson } from "../../helpers/small-bank.ts";
 import { overridingAuthorizer, overridingVectorStore } from "../../helpers/stub-adapters.ts";
@@ -80,7 +81,7 @@ function appWith(strategy: StrategySetting, faults: { authorizer?: Authorizer; v
     },
     probe: () => answerer.probe(),
   };
-  const app = createApp({
+  const { app } = composeApp({
     authorizer: faults.authorizer ?? authorizer,
     vectorStore: faults.vectorStore ?? vectorStore,
     embedder,
@@ -90,7 +91,7 @@ function appWith(strategy: StrategySetting, faults: { authorizer?: Authorizer; v
     logger: pino({ level: "silent" }),
     limits: { defaultK: 1, maxK: 10, queryMaxChars: 100 },
     // Two rounds: post-filter then finishes with pre-filter, so every strategy lists as well as checks.
-    retrieval: { strategy, budget: { maxRounds: 2 } },
+    retrieval: { strategy, budget: { maxRounds: 2 }, containerModel: bankContainerModel() },
   });
   return { app, modelCalls: () => modelCalls };
 }
@@ -150,7 +151,11 @@ describe("retrieval faults (stubs around the embedded adapters)", () => {
         const partial = overridingAuthorizer(authorizer, {
           checkMany: async (requests) => {
             const outcomes = await authorizer.checkMany(requests);
-            return outcomes.map((outcome, index) => (index === outcomes.length - 1 ? "failed" : outcome));
+            return outcomes.map((outcome, index) =>
+              index === outcomes.length - 1
+                ? checkFailure(new AppError("DEPTH_EXCEEDED", "stub: the check ran out of depth"))
+                : outcome,
+            );
           },
         });
         if (strategy === "pre-filter") {

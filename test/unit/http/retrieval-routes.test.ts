@@ -123,7 +123,7 @@ describe("/v1/search and /v1/answer return exactly what the principal may read",
         finishedWith: strategy,
       });
       expect(record?.returned.map((r) => r.resource)).toEqual(["document:help-disputes"]);
-      expect(record?.withheldChunks).toBe(withheld);
+      expect(record?.withheld).toBe(withheld);
       expect(JSON.stringify(record)).not.toContain(QUESTION);
     },
   );
@@ -149,7 +149,7 @@ describe("the request log of a retrieval", () => {
         principal: "agent:support-assistant for user:maria",
         strategy: audited?.strategy,
         finishedWith: audited?.finishedWith,
-        withheld: audited?.withheldChunks,
+        withheld: audited?.withheld,
         returned: 1,
       });
       expect(["adaptive", "configuration"]).toContain(entry.chosenBy);

@@ -7,7 +7,7 @@ import {
   tupleProblem,
 } from "../../../ingest/acl-tuples.ts";
 import type { ManifestDocument } from "../../../ingest/manifest.ts";
-import { compileSchema } from "../../../src/adapters/embedded-authz/schema-compiler.ts";
+import { compileSchema } from "../../../src/authz-schema/schema-compiler.ts";
 import { formatTuple, parseSubject, parseTuple } from "../../../src/core/permify-notation.ts";
 
 function manifestDocument(overrides: Partial<ManifestDocument> = {}): ManifestDocument {

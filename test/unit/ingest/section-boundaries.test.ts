@@ -155,10 +155,9 @@ describe("a restricted section keeps its text whatever Markdown it holds", () =>
 
       // Both directions: the reader of the document outside the audience never gets the marker, the
       // reader inside it does.
-      const engine = createRetrievalEngine();
-      const deps = { authorizer, vectorStore, embedder };
+      const engine = createRetrievalEngine({ authorizer, vectorStore, embedder });
       const ask = async (userId: string) =>
-        (await engine.retrieve(deps, { principal: { userId, agentIds: [] }, query: MARKER, k: 50 })).passages;
+        (await engine.retrieve({ principal: { userId, agentIds: [] }, query: MARKER, k: 50 })).passages;
       const teller = await ask("tess");
       expect(teller.some((passage) => passage.text.includes(MARKER))).toBe(false);
       expect(teller.some((passage) => passage.text.includes("Closing text."))).toBe(true);

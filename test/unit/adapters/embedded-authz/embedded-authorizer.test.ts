@@ -12,7 +12,7 @@ import {
   parseSubject,
   parseTuple,
 } from "../../../../src/core/permify-notation.ts";
-import type { Authorizer } from "../../../../src/ports/authorizer.ts";
+import { type Authorizer, isCheckFailure, outcomeName } from "../../../../src/ports/authorizer.ts";
 
 const BANK_SCHEMA = `
 entity user {}
@@ -178,12 +178,13 @@ describe("embedded authorizer: decisions", () => {
     );
     await authz.writeData({ tuples: [...chain, parseTuple("group:gp#member@user:deep")] });
     expect(await errorCode(authz.check(check("group:ga", "member", "user:deep")))).toBe("DEPTH_EXCEEDED");
-    expect(
-      await authz.checkMany([
-        check("group:ga", "member", "user:deep"),
-        check("group:b", "member", "user:bo"),
-      ]),
-    ).toEqual(["failed", "allowed"]);
+    const outcomes = await authz.checkMany([
+      check("group:ga", "member", "user:deep"),
+      check("group:b", "member", "user:bo"),
+    ]);
+    expect(outcomes.map(outcomeName)).toEqual(["failed", "allowed"]);
+    // The failed item keeps why it failed.
+    expect(isCheckFailure(outcomes[0]) && outcomes[0].failed.code).toBe("DEPTH_EXCEEDED");
   });
 });
 
@@ -398,7 +399,7 @@ entity folder {
     };
     const error = await authorizer.check(outer).catch((e) => e);
     expect(isAppError(error, "DEPTH_EXCEEDED")).toBe(true);
-    expect(await authorizer.checkMany([outer])).toEqual(["failed"]);
+    expect((await authorizer.checkMany([outer])).map(outcomeName)).toEqual(["failed"]);
   });
 
   it("reads a rule's attribute stored first and a boolean attribute contextual first, as Permify does", async () => {

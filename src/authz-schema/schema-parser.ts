@@ -4,7 +4,7 @@
  * the next line only after `(`, `and`, `or`, `not` or `=`, and `and`/`or`/`not` share one precedence
  * and group left to right. Every error names the line and column.
  */
-import { AppError } from "../../core/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 export interface Position {
   readonly line: number;

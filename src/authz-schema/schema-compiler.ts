@@ -5,7 +5,7 @@
  * reason; a schema this evaluator could not run exactly as Permify would is rejected too.
  */
 import { createHash } from "node:crypto";
-import type { AttributeType } from "../../core/authz-model.ts";
+import type { AttributeType } from "../core/authz-model.ts";
 import { type CompiledRule, compileRule } from "./rule-engine.ts";
 import {
   type EntityStatement,

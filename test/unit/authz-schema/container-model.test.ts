@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { checkContainerModel } from "../../../../src/adapters/embedded-authz/container-model-check.ts";
-import { BANK_CONTAINER_MODEL } from "../../../../src/core/container-model.ts";
+import { deriveContainerModel } from "../../../src/authz-schema/container-model.ts";
+import { FOLDER_SCHEMA } from "../../helpers/container-models.ts";
 
-const BANK = readFileSync(new URL("../../../../fixtures/schema.perm", import.meta.url), "utf8");
+const BANK = readFileSync(new URL("../../../fixtures/schema.perm", import.meta.url), "utf8");
 const DOCUMENT_VIEW =
   "permission view = owner or viewer or collection.view or customer.holder or customer.banker";
 
@@ -13,14 +13,35 @@ function variant(from: string, to: string): string {
   return BANK.replace(from, to);
 }
 
-describe("checkContainerModel", () => {
-  it("accepts the bank's schema, and the same view spelled through the listed permissions", () => {
-    expect(checkContainerModel(BANK, BANK_CONTAINER_MODEL)).toEqual({ ok: true });
+const BANK_MODEL = {
+  lookups: [
+    { entityType: "document", permission: "direct_view", key: "document" },
+    { entityType: "collection", permission: "view", key: "collection" },
+    { entityType: "customer", permission: "view", key: "customer" },
+  ],
+};
+
+describe("deriveContainerModel", () => {
+  it("derives the bank's model, also from the same view spelled through the listed permissions", () => {
+    expect(deriveContainerModel(BANK)).toEqual({ ok: true, model: BANK_MODEL });
     const spelled = variant(
       DOCUMENT_VIEW,
       "permission view = direct_view or collection.view or customer.view",
     );
-    expect(checkContainerModel(spelled, BANK_CONTAINER_MODEL)).toEqual({ ok: true });
+    expect(deriveContainerModel(spelled)).toEqual({ ok: true, model: BANK_MODEL });
+  });
+
+  it("reads container and permission names from the schema (folders and accounts)", () => {
+    expect(deriveContainerModel(FOLDER_SCHEMA)).toEqual({
+      ok: true,
+      model: {
+        lookups: [
+          { entityType: "document", permission: "granted", key: "document" },
+          { entityType: "folder", permission: "open", key: "collection" },
+          { entityType: "account", permission: "read", key: "customer" },
+        ],
+      },
+    });
   });
 
   it.each([
@@ -46,9 +67,9 @@ describe("checkContainerModel", () => {
       "owner.nothing",
     ],
     [
-      "no direct_view permission",
+      "no permission listing the grants on the document itself",
       variant("    permission direct_view = owner or viewer\n", ""),
-      "direct_view",
+      "no other permission of document lists exactly those grants",
     ],
     [
       "a section readable without its document",
@@ -57,7 +78,7 @@ describe("checkContainerModel", () => {
     ],
     ["a schema that does not compile", "entity document {", "does not compile"],
   ])("refuses %s, saying why", (_name, schema, reason) => {
-    const check = checkContainerModel(schema, BANK_CONTAINER_MODEL);
+    const check = deriveContainerModel(schema);
     expect(check.ok).toBe(false);
     expect(check.ok ? "" : check.reason).toContain(reason);
   });

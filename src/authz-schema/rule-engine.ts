@@ -4,8 +4,8 @@
  * with the same standard library Permify's cel-go environment has (no extensions).
  */
 import { CelScalar, type CelType, celEnv, isCelError, listType, parse, plan } from "@bufbuild/cel";
-import type { AttributeType, AttributeValue } from "../../core/authz-model.ts";
-import { AppError } from "../../core/errors.ts";
+import type { AttributeType, AttributeValue } from "../core/authz-model.ts";
+import { AppError } from "../core/errors.ts";
 import { type Position, type RuleStatement, schemaError } from "./schema-parser.ts";
 
 export interface CompiledRule {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compileSchema } from "../../../../src/adapters/embedded-authz/schema-compiler.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
+import { compileSchema } from "../../../src/authz-schema/schema-compiler.ts";
+import { isAppError } from "../../../src/core/errors.ts";
 
 function compileError(schema: string): { code: string; message: string } {
   try {

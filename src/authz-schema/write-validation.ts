@@ -3,9 +3,9 @@
  * type (and `#relation`) is one the relation allows, an entity is never its own subject, the attribute
  * exists with the value's type, and every name and id follows Permify's patterns.
  */
-import { type Attribute, isValidId, isValidName, type Tuple } from "../../core/authz-model.ts";
-import { AppError } from "../../core/errors.ts";
-import { formatAttribute, formatTuple } from "../../core/permify-notation.ts";
+import { type Attribute, isValidId, isValidName, type Tuple } from "../core/authz-model.ts";
+import { AppError } from "../core/errors.ts";
+import { formatAttribute, formatTuple } from "../core/permify-notation.ts";
 import type { CompiledSchema } from "./schema-compiler.ts";
 
 export function validateTuple(schema: CompiledSchema, tuple: Tuple): void {

@@ -1,0 +1,50 @@
+/** Use case: the k passages most relevant to a query among those the caller may read. */
+import type { ScoredChunk } from "../core/chunk.ts";
+import type { RetrievalResult, Retrieve } from "../core/retrieval.ts";
+import type { AuditLog } from "../ports/audit-log.ts";
+import type { ApplicationMetrics } from "../ports/telemetry.ts";
+import { recordAudit, retrievalAuditRecord } from "./audit-trail.ts";
+import type { Caller } from "./caller.ts";
+
+export interface SearchInput {
+  readonly query: string;
+  readonly k: number;
+}
+
+export interface SearchDeps {
+  readonly retrieve: Retrieve;
+  readonly auditLog: AuditLog;
+  readonly metrics: ApplicationMetrics;
+}
+
+export interface SearchOutcome {
+  readonly passages: readonly ScoredChunk[];
+  /** Counts and timings for the surface's request log line; never returned to the caller. */
+  readonly logFields: Readonly<Record<string, unknown>>;
+}
+
+export async function search(deps: SearchDeps, caller: Caller, input: SearchInput): Promise<SearchOutcome> {
+  const result = await deps.retrieve({ principal: caller.principal, query: input.query, k: input.k });
+  deps.metrics.observeRetrieval(result.stats);
+  await recordAudit(deps.auditLog, retrievalAuditRecord(caller, input.query, input.k, result));
+  return { passages: result.passages, logFields: retrievalLogFields(result) };
+}
+
+/** A retrieval's counts and timings for the log line: candidates, withheld, returned, strategy. */
+export function retrievalLogFields(result: RetrievalResult): Record<string, unknown> {
+  const { stats } = result;
+  return {
+    strategy: stats.strategy,
+    chosenBy: stats.chosenBy,
+    finishedWith: stats.finishedWith,
+    candidates: stats.candidates,
+    authzCalls: stats.authzCalls,
+    authzRounds: stats.authzRounds,
+    withheld: stats.withheld,
+    returned: stats.returned,
+    ...(stats.readableResources === undefined ? {} : { readableResources: stats.readableResources }),
+    timingsMs: Object.fromEntries(
+      Object.entries(stats.timingsMs).map(([step, ms]) => [step, Math.round(ms * 100) / 100]),
+    ),
+  };
+}

@@ -1,0 +1,358 @@
+/**
+ * The composition root: the one place that chooses adapters for a configuration and builds every service
+ * from them (the retrieval engine with its ports, the application layer, the token verifier, the audit
+ * log, the HTTP surface). Embedded defaults need no server; a Permify server replaces the embedded
+ * authorizer when AUTHZ=permify, Qdrant replaces the embedded vector store when VECTORS=qdrant, and an
+ * OpenAI-compatible endpoint replaces the embedder and the answerer when OPENAI_API_KEY is set.
+ */
+import { createPublicKey } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createRemoteJWKSet } from "jose";
+import { type Logger, pino } from "pino";
+import { createJsonlAuditLog } from "./adapters/audit/jsonl-audit-log.ts";
+import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
+import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
+import { createEmbeddedVectorStore } from "./adapters/embedded-vectors/embedded-vector-store.ts";
+import { createExtractiveAnswerer } from "./adapters/offline/extractive-answerer.ts";
+import { createHashingEmbedder } from "./adapters/offline/hashing-embedder.ts";
+import { createOpenAiChatModel } from "./adapters/openai/openai-chat-model.ts";
+import { createOpenAiEmbedder } from "./adapters/openai/openai-embedder.ts";
+import {
+  createPermifyAuthorizer,
+  createScratchPermifyAuthorizer,
+  type PermifyAuthorizerOptions,
+} from "./adapters/permify/permify-authorizer.ts";
+import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
+import { type Application, createApplication } from "./app/application.ts";
+import { deriveContainerModel } from "./authz-schema/container-model.ts";
+import type { AuthConfig, Config, PermifyConfig } from "./config.ts";
+import type { ContainerModel } from "./core/container-model.ts";
+import { AppError, isAppError } from "./core/errors.ts";
+import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } from "./core/retrieval.ts";
+import type { App } from "./http/app-env.ts";
+import { createHttpApp } from "./http/http-app.ts";
+import { createMetrics, type Metrics } from "./http/metrics.ts";
+import type { RequestLimits } from "./http/schemas.ts";
+import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
+import type { AuditLog } from "./ports/audit-log.ts";
+import type { Authorizer } from "./ports/authorizer.ts";
+import type { ChatModel } from "./ports/chat-model.ts";
+import type { Embedder } from "./ports/embedder.ts";
+import type { VectorStore } from "./ports/vector-store.ts";
+
+export interface Runtime {
+  readonly config: Config;
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly chatModel: ChatModel;
+  close(): Promise<void>;
+}
+
+export interface AuthorizerOptions {
+  /**
+   * Which snapshot a Permify authorizer reads at (the embedded one always reads its newest state):
+   * - `"head"` (default): Permify's newest transaction, so a revocation made by anyone is in force for the
+   *   very next read. The server uses it.
+   * - `"own-writes"`: the snapshot of this process's newest write, for a one-shot writer (grant, revoke,
+   *   ingest) that reads back what it wrote. Never for a long-lived process: Permify evaluates a read *at*
+   *   the token it is given, so it would not see later revocations made by others.
+   */
+  readonly readConsistency?: "head" | "own-writes";
+}
+
+/** Opens the configured authorizer alone, for commands that touch no vectors and no model. */
+export async function openAuthorizer(config: Config, options: AuthorizerOptions = {}): Promise<Authorizer> {
+  if (config.authz.kind === "embedded") return createEmbeddedAuthorizer({ dataDir: config.dataDir });
+  return createPermifyAuthorizer({
+    ...(await permifyOptions(config.authz)),
+    readConsistency: options.readConsistency ?? "head",
+  });
+}
+
+/**
+ * A Permify authorizer in a new tenant of its own on the configured server, deleted when it is closed:
+ * `clearance validate --authorizer permify` runs there, never in the tenant clearance serves from.
+ */
+export async function openScratchPermifyAuthorizer(
+  config: Config,
+  options: { readonly depth: number },
+): Promise<Authorizer> {
+  if (config.authz.kind !== "permify") {
+    throw new AppError("BAD_REQUEST", "PERMIFY_ENDPOINT: needed to run against Permify");
+  }
+  const { tenant: _servedTenant, ...rest } = await permifyOptions(config.authz);
+  return createScratchPermifyAuthorizer({ ...rest, depth: options.depth });
+}
+
+async function permifyOptions(authz: PermifyConfig): Promise<PermifyAuthorizerOptions> {
+  let caPem: Buffer | undefined;
+  if (authz.tls?.caFile !== undefined) {
+    try {
+      caPem = await readFile(authz.tls.caFile);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new AppError(
+        "BAD_REQUEST",
+        `PERMIFY_TLS_CA: cannot read ${authz.tls.caFile}${code ? ` (${code})` : ""}`,
+        { cause: error },
+      );
+    }
+  }
+  return {
+    endpoint: authz.endpoint,
+    tenant: authz.tenant,
+    ...(authz.token === undefined ? {} : { token: authz.token }),
+    ...(authz.tls === undefined ? {} : { tls: caPem === undefined ? {} : { caPem } }),
+    timeouts: authz.timeouts,
+    depth: authz.depth,
+  };
+}
+
+/** Opens the configured vector store for vectors of `dimensions` (the embedder's). */
+export async function openVectorStore(
+  config: Config,
+  options: { readonly dimensions: number },
+): Promise<VectorStore> {
+  const { vectors } = config;
+  if (vectors.kind === "embedded") {
+    return createEmbeddedVectorStore({ dataDir: config.dataDir, dimensions: options.dimensions });
+  }
+  return createQdrantVectorStore({
+    url: vectors.url,
+    ...(vectors.apiKey === undefined ? {} : { apiKey: vectors.apiKey }),
+    collection: vectors.collection,
+    dimensions: options.dimensions,
+    timeoutMs: vectors.timeoutMs,
+  });
+}
+
+export async function openRuntime(config: Config, options: AuthorizerOptions = {}): Promise<Runtime> {
+  const embedder: Embedder = config.openai
+    ? createOpenAiEmbedder({
+        apiKey: config.openai.apiKey,
+        ...(config.openai.baseURL === undefined ? {} : { baseURL: config.openai.baseURL }),
+        model: config.openai.embeddingModel,
+        ...(config.openai.embeddingDimensions === undefined
+          ? {}
+          : { dimensions: config.openai.embeddingDimensions }),
+        timeoutMs: config.openai.timeoutMs,
+      })
+    : createHashingEmbedder();
+  const chatModel: ChatModel = config.openai
+    ? createOpenAiChatModel({
+        apiKey: config.openai.apiKey,
+        ...(config.openai.baseURL === undefined ? {} : { baseURL: config.openai.baseURL }),
+        model: config.openai.chatModel,
+        timeoutMs: config.openai.timeoutMs,
+      })
+    : createExtractiveAnswerer();
+  const authorizer = await openAuthorizer(config, options);
+  let vectorStore: VectorStore;
+  try {
+    vectorStore = await openVectorStore(config, { dimensions: embedder.dimensions });
+  } catch (error) {
+    await authorizer.close();
+    throw error;
+  }
+  return {
+    config,
+    authorizer,
+    vectorStore,
+    embedder,
+    chatModel,
+    async close() {
+      await Promise.allSettled([vectorStore.close(), authorizer.close()]);
+    },
+  };
+}
+
+/**
+ * The container model retrieval may use: derived from the schema in force when it makes the container
+ * pre-filter exact (as the embedded evaluator compiles it), else none and the reason. The schema
+ * in force is the embedded authorizer's own text; Permify keeps no text, and `serve` has checked that
+ * AUTHZ_SCHEMA_FILE is what it has in force.
+ */
+export async function containerModelFor(
+  runtime: Pick<Runtime, "authorizer" | "config">,
+): Promise<{ readonly model: ContainerModel | null; readonly reason?: string }> {
+  let text: string | undefined;
+  try {
+    text = (await runtime.authorizer.readSchema()).schema;
+  } catch (error) {
+    if (!isAppError(error, "NOT_FOUND")) throw error;
+  }
+  if (text === undefined && runtime.config.authz.kind === "permify") {
+    text = await readFile(runtime.config.authz.schemaFile, "utf8");
+  }
+  if (text === undefined) return { model: null, reason: "no schema is in force" };
+  const derived = deriveContainerModel(text);
+  return derived.ok ? { model: derived.model } : { model: null, reason: derived.reason };
+}
+
+/** Everything the HTTP surface is built from: the ports, identity, limits and retrieval settings. */
+export interface AppDeps {
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly chatModel: ChatModel;
+  readonly auditLog: AuditLog;
+  readonly tokenVerifier: TokenVerifier;
+  readonly logger: Logger;
+  readonly limits: RequestLimits;
+  /** Demo mode publishes the key set its tokens are signed with. */
+  readonly jwks?: { readonly keys: readonly object[] };
+  /** How long each `/readyz` probe may take (default 2 s). */
+  readonly readinessTimeoutMs?: number;
+  /** The retrieval engine's strategy, budget and container model (default: adaptive, no container model). */
+  readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
+  /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
+  readonly retrieve?: Retrieve;
+  /** Where `/metrics` series are recorded (default: a registry of this app's own). */
+  readonly metrics?: Metrics;
+}
+
+/** The retrieval engine, the application layer on it, and the HTTP surface on that. */
+export function composeApp(deps: AppDeps): { readonly app: App; readonly application: Application } {
+  const metrics = deps.metrics ?? createMetrics();
+  const retrieve =
+    deps.retrieve ??
+    createRetrievalEngine({
+      authorizer: deps.authorizer,
+      vectorStore: deps.vectorStore,
+      embedder: deps.embedder,
+      ...deps.retrieval,
+    }).retrieve;
+  const application = createApplication({
+    authorizer: deps.authorizer,
+    vectorStore: deps.vectorStore,
+    chatModel: deps.chatModel,
+    auditLog: deps.auditLog,
+    retrieve,
+    metrics,
+    logger: deps.logger,
+    ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
+  });
+  const app = createHttpApp({
+    application,
+    tokenVerifier: deps.tokenVerifier,
+    logger: deps.logger,
+    limits: deps.limits,
+    metrics,
+    ...(deps.jwks ? { jwks: deps.jwks } : {}),
+  });
+  return { app, application };
+}
+
+/**
+ * The served app for a runtime: the configured identity, the container model the schema in force allows,
+ * the audit log in the data directory. `close` releases what this opened (not the runtime).
+ */
+export async function composeServedApp(
+  runtime: Runtime,
+  logger: Logger,
+): Promise<{ readonly app: App; close(): Promise<void> }> {
+  const { config } = runtime;
+  const identity = await tokenVerification(config.auth, config.dataDir, logger);
+  const containers = await containerModelFor(runtime);
+  if (containers.model === null) {
+    if (config.retrieval.strategy === "container-pre-filter") {
+      throw new AppError(
+        "BAD_REQUEST",
+        `RETRIEVAL_STRATEGY=container-pre-filter cannot be exact with this schema: ${containers.reason}`,
+      );
+    }
+    logger.warn({ reason: containers.reason }, "the container pre-filter is off");
+  }
+  const auditLog = await createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
+  const { app } = composeApp({
+    authorizer: runtime.authorizer,
+    vectorStore: runtime.vectorStore,
+    embedder: runtime.embedder,
+    chatModel: runtime.chatModel,
+    auditLog,
+    tokenVerifier: identity.verifier,
+    logger,
+    limits: config.retrieval,
+    retrieval: {
+      strategy: config.retrieval.strategy,
+      budget: config.retrieval.scanBudget,
+      containerModel: containers.model,
+    },
+    metrics: createMetrics({ defaultMetrics: true }),
+    ...(identity.jwks ? { jwks: identity.jwks } : {}),
+  });
+  return { app, close: () => auditLog.close() };
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "clearance" },
+    // Belt and braces: no code path logs these, and if one ever does they are masked.
+    redact: {
+      paths: [
+        "authorization",
+        "*.authorization",
+        "headers.authorization",
+        "token",
+        "*.token",
+        "query",
+        "prompt",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
+
+/** How long a JWKS fetch may take before requests fail with 503. */
+const JWKS_TIMEOUT_MS = 5_000;
+
+async function tokenVerification(
+  auth: AuthConfig,
+  dataDir: string,
+  logger: Logger,
+): Promise<{ verifier: TokenVerifier; jwks?: { keys: readonly object[] } }> {
+  if (auth.mode === "demo") {
+    const identity = await loadDemoIdentity(dataDir);
+    logger.warn(
+      { issuer: DEMO_ISSUER },
+      "demo identity: tokens are signed with a key kept in the data directory; this is not for production " +
+        "(set AUTH_ISSUER and AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM)",
+    );
+    return {
+      verifier: createTokenVerifier({
+        issuer: DEMO_ISSUER,
+        audience: auth.audience,
+        algorithms: [DEMO_ALGORITHM],
+        key: identity.publicKey,
+        clockToleranceSeconds: auth.clockToleranceSeconds,
+      }),
+      jwks: identity.jwks,
+    };
+  }
+  const key =
+    "jwksUrl" in auth.keys
+      ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS })
+      : publicKeyFromPem(auth.keys.publicKeyPem);
+  return {
+    verifier: createTokenVerifier({
+      issuer: auth.issuer,
+      audience: auth.audience,
+      algorithms: auth.algorithms,
+      key,
+      clockToleranceSeconds: auth.clockToleranceSeconds,
+    }),
+  };
+}
+
+function publicKeyFromPem(pem: string) {
+  try {
+    const key = createPublicKey(pem);
+    if (key.type !== "public") throw new Error("not a public key");
+    return key;
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", "AUTH_PUBLIC_KEY_PEM: not a PEM public key", { cause: error });
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The REST surface: middleware order, routes and the translation of failures to HTTP. It parses,
+ * authenticates and formats; every use case, with its authorization, auditing, metrics and error mapping,
+ * is the application layer's. Nothing here reads the environment or chooses an adapter.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { Application } from "../app/application.ts";
+import { publicMessage } from "../app/failures.ts";
+import type { Logger } from "../ports/telemetry.ts";
+import type { App, AppEnv } from "./app-env.ts";
+import { errorResponse } from "./error-response.ts";
+import type { Metrics } from "./metrics.ts";
+import { authenticate } from "./middleware/authenticate.ts";
+import { requestLog } from "./middleware/request-log.ts";
+import { requestMetrics } from "./middleware/request-metrics.ts";
+import { registerDocumentsRoute } from "./routes/documents-route.ts";
+import { registerMetricsRoute } from "./routes/metrics-route.ts";
+import { registerPublicRoutes } from "./routes/public-routes.ts";
+import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
+import type { RequestLimits } from "./schemas.ts";
+import type { TokenVerifier } from "./token-verifier.ts";
+
+export interface HttpAppDeps {
+  readonly application: Application;
+  readonly tokenVerifier: TokenVerifier;
+  readonly logger: Logger;
+  readonly limits: RequestLimits;
+  /** The request series, and the retrieval series the application records in the same registry. */
+  readonly metrics: Metrics;
+  /** Demo mode publishes the key set its tokens are signed with. */
+  readonly jwks?: { readonly keys: readonly object[] };
+}
+
+/** Requests larger than this are refused before they are parsed. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function createHttpApp(deps: HttpAppDeps): App {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return errorResponse(c, "BAD_REQUEST", describeIssues(result.error.issues));
+    },
+  });
+
+  app.use("*", requestId());
+  app.use("*", requestLog(deps.logger));
+  app.use("*", requestMetrics(deps.metrics));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+  app.use("/v1/*", authenticate(deps.tokenVerifier));
+
+  registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
+  registerMetricsRoute(app, deps.metrics);
+  registerRetrievalRoutes(app, deps.application, deps.limits);
+  registerDocumentsRoute(app, deps.application);
+
+  app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's JSON validator rejects a body that does not parse before zod sees it.
+      return errorResponse(c, "BAD_REQUEST", `body: ${error.message || "malformed request"}`);
+    }
+    // Use cases have reported their failures already; this reports the rest (authentication, a JWKS
+    // that cannot be fetched) the same way, once.
+    const failure = deps.application.reportFailure(error, {
+      requestId: c.get("requestId"),
+      surface: `${c.req.method} ${c.req.path}`,
+    });
+    return errorResponse(c, failure.code, publicMessage(failure));
+  });
+  return app;
+}
+
+/** Names every rejected field, e.g. `query: must not be empty; k: Too big`, for a 400 body. */
+function describeIssues(
+  issues: readonly {
+    path: readonly PropertyKey[];
+    message: string;
+    code: string;
+    keys?: readonly string[];
+  }[],
+): string {
+  return issues
+    .map((issue) => {
+      if (issue.code === "unrecognized_keys" && issue.keys) {
+        return issue.keys.map((key) => `${[...issue.path, key].join(".")}: unknown field`).join("; ");
+      }
+      const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
+      return `${field}: ${issue.message}`;
+    })
+    .join("; ");
+}
