@@ -176,7 +176,7 @@ async function schemaInForce(
   try {
     schema = compileSchema(manifest.schema.text);
   } catch (error) {
-    throw invalidManifest(manifest.path, [`schema (${manifest.schema.path}): ${messageOf(error)}`]);
+    throw invalidManifest(manifest.path, [`schema (${manifest.schema.path}): ${messageOf(error)}`], error);
   }
   const unchanged = await authorizer.isSchemaInForce(manifest.schema.text);
   return unchanged ? { schema } : { schema, schemaToWrite: manifest.schema.text };
@@ -262,7 +262,12 @@ async function ingestDocument(
           "UPSTREAM_UNAVAILABLE",
           `writing the chunks failed (${messageOf(error)}), and restoring the previous relationships failed too ` +
             `(${messageOf(undoError)}): the authorizer may hold this document's new relationships; run ingest again`,
-          { cause: error },
+          {
+            cause: new AggregateError(
+              [error, undoError],
+              "the chunk write and the relationship restore failed",
+            ),
+          },
         );
       }
       throw error;
@@ -426,7 +431,7 @@ async function applyRelationshipSync(sync: RelationshipSync, authorizer: Authori
           "UPSTREAM_UNAVAILABLE",
           `syncing relationships failed (${messageOf(error)}), and restoring the deleted ones failed too ` +
             `(${messageOf(restoreError)}): run ingest again`,
-          { cause: error },
+          { cause: new AggregateError([error, restoreError], "the sync and the restore failed") },
         );
       });
     }

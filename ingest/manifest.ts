@@ -80,7 +80,11 @@ export function documentLabel(document: Pick<ManifestDocument, "index" | "id">):
  * One error for every problem found, one per line after a header naming the manifest, so the CLI can print
  * them as they are. `BAD_REQUEST`: a manifest is the operator's input.
  */
-export function invalidManifest(manifestPath: string, problems: readonly string[]): AppError {
+export function invalidManifest(
+  manifestPath: string,
+  problems: readonly string[],
+  cause?: unknown,
+): AppError {
   const shown = problems.slice(0, MAX_REPORTED_PROBLEMS);
   const more = problems.length - shown.length;
   const lines = [
@@ -88,7 +92,7 @@ export function invalidManifest(manifestPath: string, problems: readonly string[
     ...shown.map((problem) => `  ${problem}`),
     ...(more > 0 ? [`  and ${more} more`] : []),
   ];
-  return new AppError("BAD_REQUEST", lines.join("\n"));
+  return new AppError("BAD_REQUEST", lines.join("\n"), cause === undefined ? undefined : { cause });
 }
 
 /**

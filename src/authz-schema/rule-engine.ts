@@ -62,6 +62,7 @@ export function compileRule(
     throw schemaError(
       statement.bodyAt,
       `rule "${statement.name}" is not valid CEL: ${(error as Error).message}`,
+      error,
     );
   }
   const root = parsed.expr;
@@ -86,7 +87,9 @@ export function compileRule(
       for (const [name, type] of params) bindings[name] = toCel(attributes.get(name), type);
       const result = program(bindings as Parameters<typeof program>[0]);
       if (isCelError(result)) {
-        throw new AppError("DATA_INVALID", `rule "${statement.name}" failed: ${result.message}`);
+        throw new AppError("DATA_INVALID", `rule "${statement.name}" failed: ${result.message}`, {
+          cause: result,
+        });
       }
       if (typeof result !== "boolean") {
         throw new AppError("DATA_INVALID", `rule "${statement.name}" did not produce a boolean`);

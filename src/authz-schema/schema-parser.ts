@@ -104,9 +104,13 @@ interface Token {
 const OPERATORS = new Set(["and", "or", "not"]);
 const SINGLE_CHAR_TOKENS = new Set(["{", "}", "(", ")", "[", "]", "@", "#", ".", ",", "="]);
 
-export function schemaError(at: Position | undefined, reason: string): AppError {
+export function schemaError(at: Position | undefined, reason: string, cause?: unknown): AppError {
   const where = at ? `line ${at.line}, column ${at.column}: ` : "";
-  return new AppError("SCHEMA_INVALID", `schema ${where}${reason}`);
+  return new AppError(
+    "SCHEMA_INVALID",
+    `schema ${where}${reason}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 class Lexer {

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
+import { AppError } from "../core/errors.ts";
 import { type CliCommand, EXIT_OK, EXIT_USAGE } from "./command.ts";
 import { serveUntilStopped } from "./serve-command.ts";
 
@@ -57,7 +58,8 @@ export const demoCommand: CliCommand = {
         });
         const chunks = report.documents.reduce((sum, document) => sum + document.chunks, 0);
         io.stdout(`Ingested ${report.documents.length - report.failed} documents (${chunks} chunks).`);
-        if (report.failed > 0) throw new Error(`${report.failed} fixture documents failed to ingest`);
+        if (report.failed > 0)
+          throw new AppError("INTERNAL", `${report.failed} fixture documents failed to ingest`);
       },
       (url) => {
         const body = JSON.stringify({ query: DEMO_QUESTION, k: 4 });

@@ -2,23 +2,26 @@
  * The one error type of clearance. `code` is stable and machine-readable; `message` is for people and
  * never carries a token, a prompt, passage text or a secret. The HTTP layer maps codes to statuses.
  */
-export type ErrorCode =
-  | "BAD_REQUEST"
+export const ERROR_CODES = [
+  "BAD_REQUEST",
   /** A request body larger than the server accepts. */
-  | "PAYLOAD_TOO_LARGE"
-  | "UNAUTHENTICATED"
-  | "FORBIDDEN"
-  | "NOT_FOUND"
-  | "CONFLICT"
+  "PAYLOAD_TOO_LARGE",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "CONFLICT",
   /** A Permify schema that does not parse or compile, or that the embedded evaluator cannot run exactly. */
-  | "SCHEMA_INVALID"
+  "SCHEMA_INVALID",
   /** A relationship or attribute that does not fit the schema or Permify's identifier rules. */
-  | "DATA_INVALID"
+  "DATA_INVALID",
   /** A check needed more nested evaluations than the configured depth: an error, never a silent deny. */
-  | "DEPTH_EXCEEDED"
+  "DEPTH_EXCEEDED",
   /** A dependency (Permify, Qdrant, the model, the data directory) failed or timed out. */
-  | "UPSTREAM_UNAVAILABLE"
-  | "INTERNAL";
+  "UPSTREAM_UNAVAILABLE",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The dependency an `UPSTREAM_UNAVAILABLE` came from, for logs and metrics (never shown to callers). */
 export type Upstream = "authorizer" | "vector-store" | "embedder" | "model" | "audit-log";

@@ -6,7 +6,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Observation } from "./retrieval-meter.ts";
-import type { StrategyName, StrategyOutcome } from "./retrieval-strategies.ts";
+import type { StrategyName, StrategyOutcome } from "./retrieval-types.ts";
 
 /**
  * `ms ≈ fixed + perUnit × size`, fitted by least squares over an exponentially weighted window, so it

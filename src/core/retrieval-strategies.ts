@@ -32,31 +32,15 @@ import {
   switchToPreFilterCost,
   windowFor,
 } from "./retrieval-planner.ts";
-
-/** The entity types a chunk's resource can have, and the permission that lets a principal read it. */
-export const RESOURCE_TYPES = ["document", "section"] as const;
-export const VIEW_PERMISSION = "view";
-
-export const STRATEGIES = ["pre-filter", "post-filter", "container-pre-filter"] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
-
-export interface RetrievalRequest {
-  readonly principal: Principal;
-  readonly query: string;
-  readonly k: number;
-}
-
-/** When post-filter and container pre-filter stop paging and finish with pre-filter. */
-export interface ScanBudget {
-  /** Bulk-check rounds. */
-  readonly maxRounds: number;
-  /** Candidates read from the store. */
-  readonly maxCandidates: number;
-  /** Milliseconds since the request began. */
-  readonly maxMs: number;
-}
-
-export const DEFAULT_SCAN_BUDGET: ScanBudget = { maxRounds: 4, maxCandidates: 5_000, maxMs: 1_000 };
+import {
+  RESOURCE_TYPES,
+  type RetrievalRequest,
+  type ScanBudget,
+  type ScanFallback,
+  type StrategyName,
+  type StrategyOutcome,
+  VIEW_PERMISSION,
+} from "./retrieval-types.ts";
 
 export interface ScanContext {
   readonly meter: RetrievalMeter;
@@ -67,29 +51,6 @@ export interface ScanContext {
   readonly total: number;
   readonly started: number;
   readonly now: () => number;
-}
-
-export interface StrategyOutcome {
-  readonly kind: "done";
-  readonly passages: readonly ScoredChunk[];
-  readonly finishedWith: StrategyName;
-  readonly withheld: number;
-  readonly readableResources?: number;
-  /**
-   * What the strategy learned about the principal's share: of the whole store, or (container pre-filter) of
-   * the chunks in their containers.
-   */
-  readonly share?: {
-    readonly value: number;
-    readonly basis: "exact" | "sampled";
-    readonly of: "store" | "containers";
-  };
-  readonly resourcesPerChunk?: number;
-}
-
-/** A scan that spent its budget, or that the planner found cheaper to abandon: pre-filter finishes. */
-export interface ScanFallback {
-  readonly kind: "fallback";
 }
 
 // ---------------------------------------------------------------------------------------------------

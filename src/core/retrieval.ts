@@ -20,28 +20,25 @@ import {
   createPrincipalEstimates,
   nextEstimate,
 } from "./retrieval-planner.ts";
+import { containerScope, preFilter, rankedScan, type ScanContext } from "./retrieval-strategies.ts";
 import {
-  containerScope,
   DEFAULT_SCAN_BUDGET,
-  preFilter,
   type RetrievalRequest,
-  rankedScan,
   type ScanBudget,
-  type ScanContext,
   type StrategyName,
   type StrategyOutcome,
-} from "./retrieval-strategies.ts";
+} from "./retrieval-types.ts";
 
+export { readableResources } from "./retrieval-strategies.ts";
 export {
   DEFAULT_SCAN_BUDGET,
   RESOURCE_TYPES,
   type RetrievalRequest,
-  readableResources,
   type ScanBudget,
   STRATEGIES,
   type StrategyName,
   VIEW_PERMISSION,
-} from "./retrieval-strategies.ts";
+} from "./retrieval-types.ts";
 
 export type StrategySetting = "adaptive" | StrategyName;
 

@@ -1,5 +1,6 @@
 /** The HTTP API's request and response shapes: validated at the edge and published in /openapi.json. */
 import { z } from "@hono/zod-openapi";
+import { ERROR_CODES } from "../core/errors.ts";
 
 export interface RequestLimits {
   readonly defaultK: number;
@@ -60,7 +61,7 @@ export const documentsResponseSchema = z
 export const errorResponseSchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "UNAUTHENTICATED" }),
+      code: z.enum(ERROR_CODES).openapi({ example: "UNAUTHENTICATED" }),
       message: z.string(),
       requestId: z.string(),
     }),

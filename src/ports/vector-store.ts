@@ -1,4 +1,4 @@
-import type { EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
+import type { Chunk, EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
 
 export interface VectorSearchRequest {
   readonly vector: Float32Array;
@@ -55,7 +55,7 @@ export interface VectorStore {
   listDocuments(): Promise<readonly string[]>;
 
   /** The chunks of one document in ordinal order, without vectors. */
-  documentChunks(documentId: string): Promise<readonly ScoredChunk[]>;
+  documentChunks(documentId: string): Promise<readonly Chunk[]>;
 
   /** How many chunks are stored; with `resources`, how many of them lie in those resources. */
   count(resources?: ReadonlySet<string>): Promise<number>;

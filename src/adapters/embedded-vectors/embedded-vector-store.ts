@@ -1,4 +1,4 @@
-import type { EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
+import type { Chunk, EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
 import { prepareDocument, prepareQuery } from "./document-content.ts";
@@ -104,11 +104,11 @@ class EmbeddedVectorStore implements VectorStore {
     return this.index.documentIds().sort(compareIds);
   }
 
-  async documentChunks(documentId: string): Promise<readonly ScoredChunk[]> {
+  async documentChunks(documentId: string): Promise<readonly Chunk[]> {
     this.assertOpen();
     this.refresh();
     // The port returns ScoredChunk; outside a search there is no similarity, so the score is 0.
-    return this.index.documentChunks(documentId).map((chunk) => ({ ...chunk, score: 0 }));
+    return this.index.documentChunks(documentId);
   }
 
   async count(resources?: ReadonlySet<string>): Promise<number> {

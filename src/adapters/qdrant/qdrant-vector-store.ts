@@ -20,7 +20,7 @@
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { z } from "zod";
-import { containerKeys, type EmbeddedChunk, type ScoredChunk } from "../../core/chunk.ts";
+import { type Chunk, containerKeys, type EmbeddedChunk, type ScoredChunk } from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
 
@@ -242,11 +242,11 @@ class QdrantVectorStore implements VectorStore {
     return [...ids].sort();
   }
 
-  async documentChunks(documentId: string): Promise<readonly ScoredChunk[]> {
-    const chunks: ScoredChunk[] = [];
+  async documentChunks(documentId: string): Promise<readonly Chunk[]> {
+    const chunks: Chunk[] = [];
     await this.scrollAll(
       { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] },
-      (payload) => chunks.push({ ...chunkOf(payload), score: 0 }),
+      (payload) => chunks.push(chunkOf(payload)),
     );
     return chunks.sort((a, b) => a.ordinal - b.ordinal);
   }
