@@ -66,6 +66,7 @@ const payloadSchema = z.object({
   customer: z.string().nullish(),
 });
 const scoredPointSchema = z.object({ score: z.number(), payload: payloadSchema });
+type ScoredPoint = z.infer<typeof scoredPointSchema>;
 const pointSchema = z.object({ payload: payloadSchema });
 
 export async function createQdrantVectorStore(options: QdrantVectorStoreOptions): Promise<VectorStore> {
@@ -96,27 +97,32 @@ class QdrantVectorStore implements VectorStore {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   }
 
-  /** Creates the collection and its payload indexes when missing; refuses one of another vector size. */
+  /**
+   * Creates the collection and its payload indexes when missing; refuses one of another vector size. Only
+   * the missing indexes are created (each is a write Qdrant applies to every segment). Several clearance
+   * replicas may start at once: a collection another one created meanwhile is used, not an error.
+   */
   async ensureCollection(): Promise<void> {
     const { collection, dimensions } = this.options;
     const exists = await this.call("checking the collection", () => this.client.collectionExists(collection));
+    let indexed = new Set<string>();
     if (!exists.exists) {
-      await this.call("creating the collection", () =>
-        this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
-      );
-    } else {
-      const info = await this.call("reading the collection", () => this.client.getCollection(collection));
-      const vectors = info.config?.params?.vectors as { size?: number; distance?: string } | undefined;
-      if (vectors?.size !== dimensions || vectors?.distance !== "Cosine") {
-        throw new AppError(
-          "BAD_REQUEST",
-          `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
-            `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
-            "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+      try {
+        await this.call("creating the collection", () =>
+          this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
         );
+      } catch (error) {
+        const now = await this.call("checking the collection", () =>
+          this.client.collectionExists(collection),
+        );
+        if (!now.exists) throw error;
+        indexed = await this.checkCollection();
       }
+    } else {
+      indexed = await this.checkCollection();
     }
     for (const field of INDEXED_FIELDS) {
+      if (indexed.has(field)) continue;
       await this.call(`indexing ${field}`, () =>
         this.client.createPayloadIndex(collection, {
           wait: true,
@@ -125,6 +131,27 @@ class QdrantVectorStore implements VectorStore {
         }),
       );
     }
+  }
+
+  /** Refuses a collection of another vector size or distance; resolves the fields it has keyword indexes on. */
+  private async checkCollection(): Promise<Set<string>> {
+    const { collection, dimensions } = this.options;
+    const info = await this.call("reading the collection", () => this.client.getCollection(collection));
+    const vectors = info.config?.params?.vectors as { size?: number; distance?: string } | undefined;
+    if (vectors?.size !== dimensions || vectors?.distance !== "Cosine") {
+      throw new AppError(
+        "BAD_REQUEST",
+        `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
+          `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
+          "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+      );
+    }
+    const schema = (info.payload_schema ?? {}) as Record<string, { data_type?: string } | undefined>;
+    return new Set(
+      Object.entries(schema)
+        .filter(([, index]) => index?.data_type === "keyword")
+        .map(([field]) => field),
+    );
   }
 
   /**
@@ -212,17 +239,7 @@ class QdrantVectorStore implements VectorStore {
       if (resources.size === 0) return [];
       must.push({ key: "resource", match: { any: [...resources] } });
     }
-    const response = await this.call("searching", () =>
-      this.client.query(this.options.collection, {
-        query: Array.from(request.vector),
-        limit: request.k,
-        offset,
-        filter: { must },
-        params: { exact: true },
-        with_payload: true,
-      }),
-    );
-    const points = this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points;
+    const points = await this.rankedPage({ must }, request.vector, offset, request.k);
     const results = points.map((point) => ({ ...chunkOf(point.payload), score: point.score }));
     if (resources !== undefined || containers !== undefined) {
       for (const result of results) {
@@ -232,8 +249,66 @@ class QdrantVectorStore implements VectorStore {
         if (!inScope) throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested scope");
       }
     }
-    // Qdrant leaves the order of equal scores open; the port breaks ties by chunk id.
-    return results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return results;
+  }
+
+  /**
+   * The page [offset, offset + k) of the ranking in the port's total order (score descending, then chunk
+   * id ascending). Qdrant orders equal scores as it likes, differently from one request to the next, and
+   * picks which of them fill its `limit`; so the page is read from a window that reaches past both of its
+   * edges into a strictly better score before it and a strictly worse one after it (or the ranking's
+   * start and end). Every run of equal scores that touches the page then lies whole inside one answer,
+   * and sorting that answer by (score, chunk id) puts each chunk where the total order does. The margins
+   * grow until both edges are closed: a page that cuts a long run of equal scores (many chunks sharing
+   * nothing with the query score 0) reads the whole run.
+   */
+  private async rankedPage(
+    filter: { must: object[] },
+    vector: Float32Array,
+    offset: number,
+    k: number,
+  ): Promise<ScoredPoint[]> {
+    const query = Array.from(vector);
+    // One point either side settles a page whose edges fall between different scores (the usual case);
+    // past that, the margins grow fast, since a run of equal scores is often long (every chunk sharing
+    // nothing with the query scores 0).
+    for (let margin = 1; ; margin = margin === 1 ? Math.max(16, 2 * k) : margin * 8) {
+      const from = Math.max(0, offset - margin);
+      const limit = offset + k + margin - from;
+      const response = await this.call("searching", () =>
+        this.client.query(this.options.collection, {
+          query,
+          limit,
+          offset: from,
+          filter,
+          params: { exact: true },
+          with_payload: true,
+        }),
+      );
+      const points = this.parse(
+        z.object({ points: z.array(scoredPointSchema) }),
+        response,
+        "a search",
+      ).points;
+      for (let i = 1; i < points.length; i++) {
+        // The window argument needs Qdrant's order by score; anything else is a broken answer.
+        if ((points[i] as ScoredPoint).score > (points[i - 1] as ScoredPoint).score) {
+          throw new AppError("UPSTREAM_UNAVAILABLE", "Qdrant answered a search out of score order");
+        }
+      }
+      const first = offset - from;
+      if (points.length <= first) return [];
+      const last = Math.min(points.length, first + k) - 1;
+      const startClosed =
+        from === 0 || (points[0] as ScoredPoint).score > (points[first] as ScoredPoint).score;
+      const endClosed =
+        points.length < limit || (points.at(-1) as ScoredPoint).score < (points[last] as ScoredPoint).score;
+      if (startClosed && endClosed) {
+        return points
+          .sort((a, b) => b.score - a.score || compareIds(a.payload.chunk_id, b.payload.chunk_id))
+          .slice(first, first + k);
+      }
+    }
   }
 
   async listDocuments(): Promise<readonly string[]> {
@@ -380,6 +455,10 @@ function aclResource(resource: string): string {
 /** A Set, as the port says: a string or an array would iterate, but not as the caller meant. */
 function checkSet(set: ReadonlySet<string> | undefined, name: "resources" | "containers"): void {
   if (set !== undefined && !(set instanceof Set)) throw new AppError("BAD_REQUEST", `${name} must be a Set`);
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function chunkOf(payload: z.infer<typeof payloadSchema>): Omit<ScoredChunk, "score"> {
