@@ -11,6 +11,7 @@ import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/e
 import { loadConfig } from "../../src/config.ts";
 import type { VectorStore } from "../../src/ports/vector-store.ts";
 import { openVectorStore } from "../../src/runtime.ts";
+import { findQdrantBinary } from "./qdrant-server.ts";
 
 export const qdrantApiKey = process.env.QDRANT_API_KEY || undefined;
 
@@ -99,6 +100,29 @@ export function describeWithQdrant(name: string, fn: (url: string) => void): voi
         `\n!!! SKIPPING ${name}: this run has no Qdrant (no binary in QDRANT_BIN, ../shared/bin/qdrant or PATH, and no QDRANT_URL).\n`,
       );
       it.skip("needs a Qdrant binary (QDRANT_BIN) or server (QDRANT_URL)", () => {});
+    }
+  });
+}
+
+/**
+ * `describe(name, ...)` for suites that start Qdrant servers of their own (to stop, pause or cluster them):
+ * without a binary skipped loudly, and under CI failed.
+ */
+export function describeWithQdrantBinary(name: string, fn: () => void): void {
+  if (findQdrantBinary() !== undefined) {
+    describe(name, fn);
+    return;
+  }
+  describe(name, () => {
+    if (process.env.CI) {
+      it("has a Qdrant binary", () => {
+        expect.fail(
+          `CI=${process.env.CI} but no Qdrant binary was found (QDRANT_BIN, ../shared/bin/qdrant, PATH)`,
+        );
+      });
+    } else {
+      console.warn(`\n!!! SKIPPING ${name}: no Qdrant binary in QDRANT_BIN, ../shared/bin/qdrant or PATH.\n`);
+      it.skip("needs a Qdrant binary (QDRANT_BIN)", () => {});
     }
   });
 }
