@@ -48,6 +48,10 @@ export interface QdrantServer {
   readonly ports: QdrantPorts;
   /** `http://127.0.0.1:<p2p>` in distributed mode. */
   readonly p2pUrl: string | undefined;
+  /** The scratch directory holding the storage (removed by `stop`, or when the test process ends). */
+  readonly workDir: string;
+  /** The running process's id (undefined after `kill`). */
+  pid(): number | undefined;
   /** SIGTERM, then SIGKILL after 5 s; removes the storage. Safe to call more than once. */
   stop(): Promise<void>;
   /** SIGSTOP: the ports stay open but nothing answers. Returns once every thread has stopped. */
@@ -105,6 +109,8 @@ export async function startQdrant(options: QdrantOptions = {}): Promise<QdrantSe
     url: `http://127.0.0.1:${ports.http}`,
     ports,
     p2pUrl: ports.p2p === undefined ? undefined : `http://127.0.0.1:${ports.p2p}`,
+    workDir,
+    pid: () => running?.child.pid,
     stop() {
       stopping ??= (async () => {
         await running?.terminate();

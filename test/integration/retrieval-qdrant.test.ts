@@ -30,7 +30,7 @@ describeWithQdrant("retrieval engine on Qdrant: every strategy equals the oracle
           dimensions: BANK_DIMENSIONS,
           tenantId: randomUUID(),
         }),
-      { numRuns: 20, adaptivePaths: false },
+      { numRuns: 15, adaptivePaths: false },
     );
   }, 180_000);
 });

@@ -3,9 +3,11 @@
  * payload carries everything the port returns (text, title, ids, resource, tenant, ACL metadata); the
  * point id is a UUID derived from the chunk id, which Qdrant requires.
  *
- * Searches are exact (`params.exact`), so results equal the embedded store's exact scan; the resource set
- * is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches wrongly). Every
- * transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`.
+ * Searches are exact (`params.exact`), so results equal the embedded store's exact scan, and are cut in the
+ * port's total order (score, then chunk id), which Qdrant does not keep for equal scores (`rankedPage`);
+ * the resource set is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches
+ * wrongly). Every transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`. Verified
+ * against a real Qdrant v1.18.3 by the contract suite, the leak table and the fault tests.
  *
  * The container pre-filter needs "resource in `resources` OR a container key in `containers`" in one
  * `must` condition, so every point also carries `acl`, a keyword array (indexed like the other fields) of
