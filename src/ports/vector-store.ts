@@ -6,9 +6,10 @@ export interface VectorSearchRequest {
   readonly k: number;
   /**
    * How many of the best results to skip first (default 0), for a retrieval engine that pages further down
-   * the ranking: the same query with offsets 0, k, 2k, ... yields consecutive pages of one ranking (best
-   * first, ties by chunk id ascending), with no gaps or repeats while the store is unchanged. A non-negative
-   * integer; anything else is `BAD_REQUEST`. An offset past the end returns nothing.
+   * the ranking: the same query with offsets 0, k, 2k, ... yields consecutive pages of one ranking (the
+   * total order of `VectorStore.search`), with no gaps or repeats while the store is unchanged, however
+   * many chunks share a score and wherever a page's edge cuts them. A non-negative integer; anything else
+   * is `BAD_REQUEST`. An offset past the end returns nothing.
    */
   readonly offset?: number;
   /**
@@ -46,8 +47,16 @@ export interface VectorStore {
   deleteDocument(documentId: string): Promise<number>;
 
   /**
-   * The k chunks most similar to the query by cosine after skipping the first `offset`, best first; ties
-   * broken by chunk id ascending.
+   * The k chunks most similar to the query by cosine after skipping the first `offset`, best first.
+   *
+   * The ranking is a total order: score descending, then chunk id ascending (JavaScript string order). An
+   * adapter over a store that orders equal scores as it pleases (Qdrant does, differently per request)
+   * must still return exactly this order, which fixes which of several equal-scoring chunks make the k-th
+   * place: a chunk never appears twice in a ranking, pages never skip or repeat one, and two stores that
+   * score the same chunks equally return the same chunks. Scores are the store's own cosine: a server
+   * computing in float32 may differ from another store in the last bits, so two chunks whose cosines are
+   * equal only on paper (different vectors) may come out in either order on different stores; chunks with
+   * identical vectors, or scoring exactly 0, always tie and always follow the id order.
    */
   search(request: VectorSearchRequest): Promise<readonly ScoredChunk[]>;
 

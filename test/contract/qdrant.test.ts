@@ -1,39 +1,45 @@
 /**
- * The VectorStore contract against a real Qdrant, when QDRANT_URL points at one (QDRANT_API_KEY when it
- * needs a key). Each test's data directory maps to a fresh collection, so reopening the same directory is
- * a restart of the same collection; the collections are dropped at the end. Without QDRANT_URL the run is
- * skipped, loudly: a green run without Qdrant proves nothing about it.
+ * The VectorStore contract against the run's real Qdrant (test/global-setup.ts, or QDRANT_URL). The file
+ * has one collection per vector size, and each test's data directory maps to a tenant of its own in it
+ * (the adapter's `tenantId`), so that reopening the same directory is a restart of the same data and the
+ * tests also show that tenants sharing a collection never see each other's chunks. The collections are
+ * dropped at the end. Without a Qdrant the suite is skipped loudly (under CI it fails).
  */
-import { afterAll, describe, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { afterAll } from "vitest";
 import { createQdrantVectorStore } from "../../src/adapters/qdrant/qdrant-vector-store.ts";
 import {
+  describeWithQdrant,
   dropQdrantCollection,
-  qdrantUrl,
+  qdrantApiKey,
   uniqueCollection,
-  warnQdrantSkipped,
 } from "../helpers/vector-stores.ts";
 import { describeVectorStoreContract } from "./vector-store-contract.ts";
 
-const url = qdrantUrl;
-const apiKey = process.env.QDRANT_API_KEY || undefined;
-
-if (url === undefined) {
-  warnQdrantSkipped("The VectorStore contract");
-  describe("VectorStore contract: qdrant", () => {
-    it.skip("needs a Qdrant server: set QDRANT_URL to run it", () => {});
-  });
-} else {
-  const collections = new Map<string, string>();
+describeWithQdrant("VectorStore contract on Qdrant", (url) => {
+  const collections = new Map<number, string>();
+  const tenants = new Map<string, string>();
 
   describeVectorStoreContract(
     "qdrant",
     async ({ dataDir, dimensions }) => {
-      let collection = collections.get(dataDir);
+      let collection = collections.get(dimensions);
       if (collection === undefined) {
-        collection = uniqueCollection("contract");
-        collections.set(dataDir, collection);
+        collection = uniqueCollection(`contract-${dimensions}d`);
+        collections.set(dimensions, collection);
       }
-      return createQdrantVectorStore({ url, ...(apiKey ? { apiKey } : {}), collection, dimensions });
+      let tenantId = tenants.get(dataDir);
+      if (tenantId === undefined) {
+        tenantId = randomUUID();
+        tenants.set(dataDir, tenantId);
+      }
+      return createQdrantVectorStore({
+        url,
+        ...(qdrantApiKey ? { apiKey: qdrantApiKey } : {}),
+        collection,
+        dimensions,
+        tenantId,
+      });
     },
     { persistent: true },
   );
@@ -41,4 +47,4 @@ if (url === undefined) {
   afterAll(async () => {
     await Promise.all([...collections.values()].map((collection) => dropQdrantCollection(url, collection)));
   });
-}
+});

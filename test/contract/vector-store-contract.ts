@@ -1,6 +1,6 @@
 /**
- * The VectorStore port's contract as one suite that every adapter runs: the embedded store always, Qdrant
- * when QDRANT_URL is set. It asserts behaviour through the port only, against a brute-force oracle (naive
+ * The VectorStore port's contract as one suite that every adapter runs: the embedded store and a real
+ * Qdrant (test/contract/qdrant.test.ts). It asserts behaviour through the port only, against a brute-force oracle (naive
  * cosine over the chunks the test wrote), so an adapter passes by doing what the JSDoc says, not by
  * sharing the embedded store's internals.
  *
@@ -275,32 +275,58 @@ export function describeVectorStoreContract(
   capabilities: VectorStoreCapabilities = {},
 ): void {
   describe(`VectorStore contract: ${name}`, () => {
-    let dataDir = "";
-    let opened: VectorStore[] = [];
+    /**
+     * One test's directory and stores. A test that outlives its timeout keeps running in the background:
+     * what it holds is its own scope, which refuses new stores once the test is over, so it can never
+     * open a store in (or leave one to) the next test.
+     */
+    interface TestScope {
+      readonly dataDir: string;
+      readonly opened: Set<VectorStore>;
+      over: boolean;
+    }
+    let current: TestScope | undefined;
 
     beforeEach(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), "clearance-contract-"));
-      opened = [];
+      current = {
+        dataDir: await mkdtemp(join(tmpdir(), "clearance-contract-")),
+        opened: new Set(),
+        over: false,
+      };
     });
 
     afterEach(async () => {
-      const stores = opened;
-      opened = [];
-      await Promise.all(stores.map((store) => store.close()));
-      await rm(dataDir, { recursive: true, force: true });
+      const scope = current as TestScope;
+      current = undefined;
+      scope.over = true;
+      await Promise.all([...scope.opened].map((store) => store.close()));
+      await rm(scope.dataDir, { recursive: true, force: true });
     });
 
-    async function openStore(options: { dimensions?: number; dataDir?: string } = {}): Promise<VectorStore> {
+    function testScope(): TestScope {
+      if (current === undefined) throw new Error("no test is running");
+      return current;
+    }
+
+    async function openStore(
+      options: { dimensions?: number; dataDir?: string; scope?: TestScope } = {},
+    ): Promise<VectorStore> {
+      const scope = options.scope ?? testScope();
+      if (scope.over) throw new Error("the test is over: no new store");
       const store = await open({
         dimensions: options.dimensions ?? DIMS,
-        dataDir: options.dataDir ?? dataDir,
+        dataDir: options.dataDir ?? scope.dataDir,
       });
-      opened.push(store);
+      if (scope.over) {
+        await store.close();
+        throw new Error("the test is over: no new store");
+      }
+      scope.opened.add(store);
       return store;
     }
 
-    async function closeStore(store: VectorStore): Promise<void> {
-      opened = opened.filter((other) => other !== store);
+    async function closeStore(store: VectorStore, scope = current): Promise<void> {
+      scope?.opened.delete(store);
       await store.close();
     }
 
@@ -644,7 +670,10 @@ export function describeVectorStoreContract(
         );
     });
 
-    it("never returns a chunk outside the resource set or containers: equals the filtered brute-force ranking", async () => {
+    it("never returns a chunk outside the resource set or containers: equals the filtered brute-force ranking", async ({
+      signal,
+    }) => {
+      const scope = testScope();
       const documents = ["d0", "d1", "d2", "d3"];
       const sections = ["s0", "s1"];
       const resourceNames = [
@@ -698,9 +727,11 @@ export function describeVectorStoreContract(
       let run = 0;
       await fc.assert(
         fc.asyncProperty(caseArb, async (sample) => {
-          const runDir = join(dataDir, `run-${run++}`);
+          // Past the test's timeout, stop rather than run on against the next test's stores.
+          if (signal.aborted) throw new Error("the test timed out");
+          const runDir = join(scope.dataDir, `run-${run++}`);
           await mkdir(runDir);
-          const store = await openStore({ dimensions: sample.dims, dataDir: runDir });
+          const store = await openStore({ dimensions: sample.dims, dataDir: runDir, scope });
           try {
             const all: EmbeddedChunk[] = [];
             for (const { documentId, metadata, chunks } of sample.documents) {
@@ -733,12 +764,13 @@ export function describeVectorStoreContract(
               expect(await store.count(resources)).toBe(all.filter((c) => resources.has(c.resource)).length);
             }
           } finally {
-            await closeStore(store);
+            await closeStore(store, scope);
           }
         }),
         runParameters(50),
       );
-    });
+      // Fifty stores: a server under load needs more than the default 30 s.
+    }, 90_000);
 
     it("pages by offset: consecutive pages concatenate to the full ranking, under any scope", async () => {
       const store = await openStore();
@@ -765,6 +797,54 @@ export function describeVectorStoreContract(
           expect(await search(store, query, { k: 3, offset: full.length + 100, ...scope })).toEqual([]);
           expect(await search(store, query, { k: 3, offset: 0, ...scope })).toEqual(full.slice(0, 3));
           expect(await search(store, query, { k: 0, offset: 2, ...scope })).toEqual([]);
+        }
+      }
+    });
+
+    it("pages through long runs of equal scores: every chunk once, in score then id order, whatever k", async () => {
+      const store = await openStore();
+      // Runs of about 20 identical vectors (and one run of all 78 for a query orthogonal to every chunk), ids
+      // shuffled against the write order: a store that orders ties as it likes cuts them differently per page.
+      const shapes = [
+        [1, 0, 0, 0],
+        [1, 1, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+      ];
+      const corpus = new Map<string, EmbeddedChunk[]>();
+      for (let d = 0; d < 6; d++) {
+        const documentId = `run${d}`;
+        corpus.set(
+          documentId,
+          makeDocument(
+            documentId,
+            Array.from({ length: 13 }, (_, c) => ({
+              vector: shapes[(d * 13 + c) % shapes.length] as number[],
+              id: `t${((d * 13 + c) * 37) % 78}`,
+              ...(c % 5 === 4 ? { section: `${documentId}-s` } : {}),
+            })),
+          ),
+        );
+      }
+      const all = await load(store, corpus);
+      const scopes: Scope[] = [
+        {},
+        { resources: new Set(["document:run1", "document:run4", "section:run5-s"]) },
+      ];
+      for (const query of [
+        [1, 0, 0, 0],
+        [0, 0, 0, 1],
+      ]) {
+        for (const scope of scopes) {
+          const full = await search(store, query, { k: all.length, ...scope });
+          expectOraclePage(full, all, query, all.length, scope);
+          // k = 1 makes a request per chunk: once, in the smaller scope.
+          for (const k of scope.resources === undefined ? [4, 25] : [1, 7]) {
+            const pages: ScoredChunk[] = [];
+            for (let offset = 0; offset < full.length; offset += k)
+              pages.push(...(await search(store, query, { k, offset, ...scope })));
+            expect(pages.map((hit) => hit.id)).toEqual(full.map((hit) => hit.id));
+          }
         }
       }
     });

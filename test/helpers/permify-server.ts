@@ -12,14 +12,20 @@
  *
  * Every process started here is killed when the test process ends, however it ends (./process-cleanup.ts).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { freePorts } from "./free-port.ts";
-import { armWatchdog, killOnExit } from "./process-cleanup.ts";
+import { killOnExit } from "./process-cleanup.ts";
+import {
+  findBinary,
+  PortTakenError,
+  repoRoot,
+  type ServerProcess,
+  spawnServer,
+  waitUntilReady,
+} from "./server-process.ts";
 
 export interface PermifyPorts {
   grpc: number;
@@ -61,25 +67,12 @@ export interface PermifyServer {
   restart(): Promise<void>;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const READY_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 5_000;
 const PORT_RACE_ATTEMPTS = 3;
-const OUTPUT_TAIL_CHARS = 4_000;
-const PORT_TAKEN = /address already in use/i;
 
 /** `PERMIFY_BIN`, else `<repo>/.tools/bin/permify` (from `npm run permify:install`), else `permify` on PATH. */
 export function findPermifyBinary(): string | undefined {
-  const fromEnv = process.env.PERMIFY_BIN;
-  if (fromEnv) return fromEnv;
-  const installed = path.join(repoRoot, ".tools/bin/permify");
-  if (isExecutable(installed)) return installed;
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, "permify");
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
+  return findBinary("permify", process.env.PERMIFY_BIN, [path.join(repoRoot, ".tools/bin/permify")]);
 }
 
 /** A tenant id no other call returns, valid for Permify (`^[a-zA-Z0-9_\-@.:+]{1,128}$`). */
@@ -103,7 +96,7 @@ export async function startPermify(
   const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
   const forgetWorkDir = killOnExit(removeWorkDir);
 
-  let running: RunningPermify;
+  let running: ServerProcess;
   let ports: PermifyPorts;
   try {
     ({ running, ports } = await launchWithPortRetry(binary, workDir, options, extra));
@@ -114,15 +107,12 @@ export async function startPermify(
   }
 
   let stopping: Promise<void> | undefined;
-  let paused = false;
   const server: PermifyServer = {
     endpoint: `127.0.0.1:${ports.grpc}`,
     httpUrl: `http://127.0.0.1:${ports.http}`,
     ports,
     stop() {
       stopping ??= (async () => {
-        if (paused) running.child.kill("SIGCONT");
-        paused = false;
         await running.terminate();
         removeWorkDir();
         forgetWorkDir();
@@ -130,18 +120,13 @@ export async function startPermify(
       return stopping;
     },
     pause() {
-      running.child.kill("SIGSTOP");
-      paused = true;
-      waitUntilStopped(running.child.pid);
+      running.pause();
     },
     resume() {
-      running.child.kill("SIGCONT");
-      paused = false;
+      running.resume();
     },
     async restart() {
       if (stopping) throw new Error("restart after stop");
-      if (paused) running.child.kill("SIGCONT");
-      paused = false;
       await running.terminate();
       // The old listeners are closed and Go sets SO_REUSEADDR, so the same ports are free again, unless
       // another process grabbed one meanwhile: retry briefly, then give up with Permify's own output.
@@ -164,7 +149,7 @@ async function launchWithPortRetry(
   workDir: string,
   options: PermifyEngineOptions,
   extra: PermifyExtraOptions,
-): Promise<{ running: RunningPermify; ports: PermifyPorts }> {
+): Promise<{ running: ServerProcess; ports: PermifyPorts }> {
   for (let attempt = 1; ; attempt++) {
     const ports = extra.ports ?? (await pickPorts());
     try {
@@ -222,13 +207,6 @@ function permifyArgs(
   return args;
 }
 
-class PortTakenError extends Error {}
-
-interface RunningPermify {
-  child: ChildProcess;
-  terminate(): Promise<void>;
-}
-
 /** Spawns one Permify process and resolves once its `/healthz` answers SERVING. */
 async function launch(
   binary: string,
@@ -236,73 +214,18 @@ async function launch(
   options: PermifyEngineOptions,
   extra: PermifyExtraOptions,
   ports: PermifyPorts,
-): Promise<RunningPermify> {
+): Promise<ServerProcess> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("PERMIFY_")));
-  const child = spawn(binary, permifyArgs(options, extra, ports), {
-    cwd: workDir,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const forget = killOnExit(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  const disarm =
-    child.pid === undefined
-      ? () => {}
-      : armWatchdog('kill -KILL "$1" 2>/dev/null; rm -rf "$2"', [String(child.pid), workDir]);
-
-  // Permify logs to stdout and panics to stderr: keep the tail of both for error messages.
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-
-  const exited = new Promise<string>((resolve) => {
-    // "close" rather than "exit": it comes after the output pipes are drained, so the tail is complete.
-    child.once("close", (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`));
-    child.once("error", (error) => resolve(`spawn error: ${error.message}`));
-  });
-  let exitedWith: string | undefined;
-  void exited.then((how) => {
-    exitedWith = how;
-    forget();
-    disarm();
-  });
-
-  const terminate = async () => {
-    if (exitedWith !== undefined) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-
+  const server = spawnServer(binary, permifyArgs(options, extra, ports), { cwd: workDir, env, workDir });
   const healthz = `http://127.0.0.1:${ports.http}/healthz`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (true) {
-    if (exitedWith !== undefined) {
-      const message = `Permify exited (${exitedWith}) before it was ready on ports ${JSON.stringify(ports)}. Output tail:\n${output}`;
-      throw PORT_TAKEN.test(output) ? new PortTakenError(message) : new Error(message);
-    }
-    // The HTTP listener failing is only logged, not fatal, and a port-stealer could answer our health
-    // check: a bind error in the output means this process does not own its ports.
-    if (PORT_TAKEN.test(output)) {
-      await terminate();
-      throw new PortTakenError(
-        `Permify could not bind its ports ${JSON.stringify(ports)}. Output tail:\n${output}`,
-      );
-    }
-    if (await isServing(healthz)) return { child, terminate };
-    if (Date.now() > deadline) {
-      await terminate();
-      throw new Error(
-        `Permify not ready after ${READY_TIMEOUT_MS / 1000} s at ${healthz}. Output tail:\n${output}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // The HTTP listener failing to bind is only logged, not fatal: waitUntilReady reads the output for it.
+  await waitUntilReady(
+    server,
+    `Permify on ports ${JSON.stringify(ports)}`,
+    () => isServing(healthz),
+    READY_TIMEOUT_MS,
+  );
+  return server;
 }
 
 async function isServing(healthz: string): Promise<boolean> {
@@ -310,37 +233,6 @@ async function isServing(healthz: string): Promise<boolean> {
     const response = await fetch(healthz, { signal: AbortSignal.timeout(1_000) });
     const body = await response.text();
     return response.ok && body.includes("SERVING") && !body.includes("NOT_SERVING");
-  } catch {
-    return false;
-  }
-}
-
-/** Waits (synchronously, at most 2 s) until every thread of `pid` is stopped. Linux only; elsewhere no-op. */
-function waitUntilStopped(pid: number | undefined): void {
-  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return;
-  const deadline = Date.now() + 2_000;
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  while (Date.now() < deadline) {
-    let allStopped = true;
-    try {
-      for (const task of readdirSync(`/proc/${pid}/task`)) {
-        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
-        // The state letter follows the parenthesised command name; T is stopped, t is traced.
-        const state = stat[stat.lastIndexOf(")") + 2];
-        if (state !== "T" && state !== "t") allStopped = false;
-      }
-    } catch {
-      return; // the process or a thread went away
-    }
-    if (allStopped) return;
-    Atomics.wait(sleeper, 0, 0, 1);
-  }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
   } catch {
     return false;
   }

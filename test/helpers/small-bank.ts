@@ -114,6 +114,8 @@ export async function createSmallBank(
     backing?: Authorizer;
     /** Serves from this authorizer instead (e.g. a fault-injecting wrapper around `bank.authorizer`). */
     authorizer?: Authorizer;
+    /** The vector store the bank's chunks are written to and served from (default: a new embedded one). */
+    vectorBacking?: VectorStore;
     /** Serves from this vector store instead of the bank's embedded one (e.g. one whose upstream fails). */
     vectorStore?: VectorStore;
     chatModel?: ChatModel;
@@ -130,7 +132,8 @@ export async function createSmallBank(
   const authorizer = options.backing ?? (await createEmbeddedAuthorizer());
   await authorizer.writeSchema(SCHEMA);
   await authorizer.writeData({ tuples: RELATIONSHIPS.map(parseTuple) });
-  const vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
+  const vectorStore =
+    options.vectorBacking ?? (await createEmbeddedVectorStore({ dimensions: embedder.dimensions }));
   const vectors = await embedder.embedDocuments(CHUNKS.map((c) => c.text));
   const byDocument = new Map<string, (Chunk & { vector: Float32Array })[]>();
   CHUNKS.forEach((c, index) => {

@@ -3,12 +3,16 @@
  * PostgreSQL + Permify pair of this file's own (persistence across restart, pause/resume, stop).
  * Talks to Permify's HTTP gateway with plain fetch, so it depends on no adapter under test.
  */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePorts } from "../helpers/free-port.ts";
 import { describeWithPermify, type PermifyOnPostgres, startPermifyOnPostgres } from "../helpers/permify.ts";
 import { startPermify, uniqueTenant } from "../helpers/permify-server.ts";
 import { findPostgresBinDir } from "../helpers/postgres-server.ts";
+import { startQdrant } from "../helpers/qdrant-server.ts";
+import { describeWithQdrantBinary } from "../helpers/vector-stores.ts";
 
 const TENANT_ID = /^[a-zA-Z0-9_\-@.:+]{1,128}$/;
 const SCHEMA = "entity user {}\nentity doc {\n relation viewer @user\n permission view = viewer\n}";
@@ -179,4 +183,73 @@ describeWithPermify("Permify on PostgreSQL", () => {
     await pair.postgres.stop();
     expect(await accepts(pgPort)).toBe(false);
   });
+});
+
+describeWithQdrantBinary("Qdrant servers of a test's own", () => {
+  /** True while a process with this id runs: a zombie waiting for its new parent to reap it is dead. */
+  const alive = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat[stat.lastIndexOf(")") + 2] !== "Z";
+    } catch {
+      return false;
+    }
+  };
+
+  it("starts on free ports with storage in a directory of its own, keeps it across a kill, and removes it on stop", async () => {
+    const qdrant = await startQdrant();
+    try {
+      const root = await fetch(qdrant.url, { signal: AbortSignal.timeout(5_000) });
+      expect(((await root.json()) as { version?: string }).version).toBe("1.18.3");
+      const collection = `${qdrant.url}/collections/harness`;
+      const put = (url: string, body: unknown) =>
+        fetch(url, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        });
+      expect((await put(collection, { vectors: { size: 2, distance: "Cosine" } })).status).toBe(200);
+      expect(
+        (await put(`${collection}/points?wait=true`, { points: [{ id: 1, vector: [1, 0] }] })).status,
+      ).toBe(200);
+      await qdrant.kill();
+      expect(await accepts(qdrant.ports.http)).toBe(false);
+      await qdrant.start();
+      const count = await fetch(`${collection}/points/count`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ exact: true }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      expect(((await count.json()) as { result: { count: number } }).result.count).toBe(1);
+    } finally {
+      await qdrant.stop();
+    }
+    expect(await accepts(qdrant.ports.http)).toBe(false);
+    expect(existsSync(qdrant.workDir)).toBe(false);
+  }, 60_000);
+
+  it("dies with the test process, and its directory goes, even when that process is SIGKILLed", async () => {
+    const holder = spawn(process.execPath, ["--import", "tsx", "test/fixtures/harness/hold-qdrant.ts"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      holder.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk.toString("utf8");
+        if (out.includes("\n")) resolve(out.split("\n")[0] as string);
+      });
+      holder.once("exit", () => reject(new Error(`the holder exited early: ${out}`)));
+    });
+    const { pid, workDir } = JSON.parse(line) as { pid: number; workDir: string };
+    expect(alive(pid)).toBe(true);
+    holder.kill("SIGKILL");
+    const deadline = Date.now() + 15_000;
+    while ((alive(pid) || existsSync(workDir)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(alive(pid), "Qdrant outlived the test process").toBe(false);
+    expect(existsSync(workDir), "its directory outlived the test process").toBe(false);
+  }, 60_000);
 });

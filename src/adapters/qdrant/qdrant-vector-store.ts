@@ -3,9 +3,11 @@
  * payload carries everything the port returns (text, title, ids, resource, tenant, ACL metadata); the
  * point id is a UUID derived from the chunk id, which Qdrant requires.
  *
- * Searches are exact (`params.exact`), so results equal the embedded store's exact scan; the resource set
- * is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches wrongly). Every
- * transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`.
+ * Searches are exact (`params.exact`), so results equal the embedded store's exact scan, and are cut in the
+ * port's total order (score, then chunk id), which Qdrant does not keep for equal scores (`rankedPage`);
+ * the resource set is always a `must` filter (never `should`, which Qdrant 1.19 merges into prefetches
+ * wrongly). Every transport error, timeout, 5xx or malformed answer is `UPSTREAM_UNAVAILABLE`. Verified
+ * against a real Qdrant v1.18.3 by the contract suite, the leak table and the fault tests.
  *
  * The container pre-filter needs "resource in `resources` OR a container key in `containers`" in one
  * `must` condition, so every point also carries `acl`, a keyword array (indexed like the other fields) of
@@ -20,7 +22,13 @@
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { z } from "zod";
-import { type Chunk, containerKeys, type EmbeddedChunk, type ScoredChunk } from "../../core/chunk.ts";
+import {
+  type Chunk,
+  type ChunkMetadata,
+  containerKeys,
+  type EmbeddedChunk,
+  type ScoredChunk,
+} from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
 
@@ -65,8 +73,18 @@ const payloadSchema = z.object({
   owner: z.string(),
   customer: z.string().nullish(),
 });
-const scoredPointSchema = z.object({ score: z.number(), payload: payloadSchema });
+const pointIdSchema = z.union([z.string(), z.number()]);
+const scoredPointSchema = z.object({ id: pointIdSchema, score: z.number(), payload: payloadSchema });
+type ScoredPoint = z.infer<typeof scoredPointSchema>;
+/** A search result that carries only the chunk id: what a wide window needs to place each point. */
+const rankedPointSchema = z.object({
+  id: pointIdSchema,
+  score: z.number(),
+  payload: z.object({ chunk_id: z.string() }),
+});
+type RankedPoint = z.infer<typeof rankedPointSchema>;
 const pointSchema = z.object({ payload: payloadSchema });
+const idPointSchema = z.object({ id: pointIdSchema, payload: payloadSchema });
 
 export async function createQdrantVectorStore(options: QdrantVectorStoreOptions): Promise<VectorStore> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -96,27 +114,32 @@ class QdrantVectorStore implements VectorStore {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   }
 
-  /** Creates the collection and its payload indexes when missing; refuses one of another vector size. */
+  /**
+   * Creates the collection and its payload indexes when missing; refuses one of another vector size. Only
+   * the missing indexes are created (each is a write Qdrant applies to every segment). Several clearance
+   * replicas may start at once: a collection another one created meanwhile is used, not an error.
+   */
   async ensureCollection(): Promise<void> {
     const { collection, dimensions } = this.options;
     const exists = await this.call("checking the collection", () => this.client.collectionExists(collection));
+    let indexed = new Set<string>();
     if (!exists.exists) {
-      await this.call("creating the collection", () =>
-        this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
-      );
-    } else {
-      const info = await this.call("reading the collection", () => this.client.getCollection(collection));
-      const vectors = info.config?.params?.vectors as { size?: number; distance?: string } | undefined;
-      if (vectors?.size !== dimensions || vectors?.distance !== "Cosine") {
-        throw new AppError(
-          "BAD_REQUEST",
-          `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
-            `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
-            "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+      try {
+        await this.call("creating the collection", () =>
+          this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
         );
+      } catch (error) {
+        const now = await this.call("checking the collection", () =>
+          this.client.collectionExists(collection),
+        );
+        if (!now.exists) throw error;
+        indexed = await this.checkCollection();
       }
+    } else {
+      indexed = await this.checkCollection();
     }
     for (const field of INDEXED_FIELDS) {
+      if (indexed.has(field)) continue;
       await this.call(`indexing ${field}`, () =>
         this.client.createPayloadIndex(collection, {
           wait: true,
@@ -125,6 +148,27 @@ class QdrantVectorStore implements VectorStore {
         }),
       );
     }
+  }
+
+  /** Refuses a collection of another vector size or distance; resolves the fields it has keyword indexes on. */
+  private async checkCollection(): Promise<Set<string>> {
+    const { collection, dimensions } = this.options;
+    const info = await this.call("reading the collection", () => this.client.getCollection(collection));
+    const vectors = info.config?.params?.vectors as { size?: number; distance?: string } | undefined;
+    if (vectors?.size !== dimensions || vectors?.distance !== "Cosine") {
+      throw new AppError(
+        "BAD_REQUEST",
+        `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
+          `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
+          "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+      );
+    }
+    const schema = (info.payload_schema ?? {}) as Record<string, { data_type?: string } | undefined>;
+    return new Set(
+      Object.entries(schema)
+        .filter(([, index]) => index?.data_type === "keyword")
+        .map(([field]) => field),
+    );
   }
 
   /**
@@ -212,28 +256,112 @@ class QdrantVectorStore implements VectorStore {
       if (resources.size === 0) return [];
       must.push({ key: "resource", match: { any: [...resources] } });
     }
-    const response = await this.call("searching", () =>
-      this.client.query(this.options.collection, {
-        query: Array.from(request.vector),
-        limit: request.k,
-        offset,
-        filter: { must },
-        params: { exact: true },
-        with_payload: true,
-      }),
-    );
-    const points = this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points;
-    const results = points.map((point) => ({ ...chunkOf(point.payload), score: point.score }));
-    if (resources !== undefined || containers !== undefined) {
-      for (const result of results) {
-        const inScope =
-          resources?.has(result.resource) === true ||
-          (containers !== undefined && containerKeys(result).some((key) => containers.has(key)));
-        if (!inScope) throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested scope");
+    const inScope = (chunk: { resource: string; documentId: string; metadata: ChunkMetadata }) =>
+      (resources === undefined && containers === undefined) ||
+      resources?.has(chunk.resource) === true ||
+      (containers !== undefined && containerKeys(chunk).some((key) => containers.has(key)));
+    const results = await this.rankedPage({ must }, request.vector, offset, request.k, inScope);
+    for (const result of results) {
+      if (!inScope(result))
+        throw new AppError("INTERNAL", "Qdrant returned a chunk outside the requested scope");
+    }
+    return results;
+  }
+
+  /**
+   * The page [offset, offset + k) of the ranking in the port's total order (score descending, then chunk
+   * id ascending). Qdrant orders equal scores as it likes, differently from one request to the next, and
+   * picks which of them fill its `limit`; so the page is read from a window that reaches past both of its
+   * edges into a strictly better score before it and a strictly worse one after it (or the ranking's
+   * start and end). Every run of equal scores that touches the page then lies whole inside one answer,
+   * and sorting that answer by (score, chunk id) puts each chunk where the total order does.
+   *
+   * The first window has one point either side and carries the payloads: one request settles a page whose
+   * edges fall between different scores, the usual case. Past that the margins grow fast, since a run of
+   * equal scores is often long (every chunk sharing nothing with the query scores 0), and the windows carry
+   * only chunk ids; the page's payloads are then read by point id. A page whose points changed in between
+   * (a document replaced or deleted meanwhile: a point gone, or no longer in the tenant or scope) is
+   * searched again, and after three such changes in a row the search fails rather than return a page that
+   * is not one ranking.
+   */
+  private async rankedPage(
+    filter: { must: object[] },
+    vector: Float32Array,
+    offset: number,
+    k: number,
+    inScope: (chunk: Omit<ScoredChunk, "score">) => boolean,
+  ): Promise<ScoredChunk[]> {
+    const query = Array.from(vector);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      for (let margin = 1; ; margin = margin === 1 ? Math.max(16, 2 * k) : margin * 8) {
+        const withPayload = margin === 1;
+        const from = Math.max(0, offset - margin);
+        const limit = offset + k + margin - from;
+        const response = await this.call("searching", () =>
+          this.client.query(this.options.collection, {
+            query,
+            limit,
+            offset: from,
+            filter,
+            params: { exact: true },
+            with_payload: withPayload ? true : ["chunk_id"],
+          }),
+        );
+        const points = withPayload
+          ? this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points
+          : this.parse(z.object({ points: z.array(rankedPointSchema) }), response, "a search").points;
+        for (let i = 1; i < points.length; i++) {
+          // The window argument needs Qdrant's order by score; anything else is a broken answer.
+          if ((points[i] as RankedPoint).score > (points[i - 1] as RankedPoint).score) {
+            throw new AppError("UPSTREAM_UNAVAILABLE", "Qdrant answered a search out of score order");
+          }
+        }
+        const first = offset - from;
+        if (points.length <= first) return [];
+        const last = Math.min(points.length, first + k) - 1;
+        const startClosed =
+          from === 0 || (points[0] as RankedPoint).score > (points[first] as RankedPoint).score;
+        const endClosed =
+          points.length < limit || (points.at(-1) as RankedPoint).score < (points[last] as RankedPoint).score;
+        if (!startClosed || !endClosed) continue;
+        const page = points
+          .sort((a, b) => b.score - a.score || compareIds(a.payload.chunk_id, b.payload.chunk_id))
+          .slice(first, first + k);
+        if (withPayload) {
+          return (page as ScoredPoint[]).map((point) => ({ ...chunkOf(point.payload), score: point.score }));
+        }
+        const chunks = await this.pageChunks(page, inScope);
+        if (chunks !== undefined) return chunks;
+        break; // the page changed under the search: search again
       }
     }
-    // Qdrant leaves the order of equal scores open; the port breaks ties by chunk id.
-    return results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    throw new AppError("UPSTREAM_UNAVAILABLE", "Qdrant's chunks kept changing under a search");
+  }
+
+  /** The page's chunks by point id, or undefined when one is gone or no longer in the tenant or scope. */
+  private async pageChunks(
+    page: readonly RankedPoint[],
+    inScope: (chunk: Omit<ScoredChunk, "score">) => boolean,
+  ): Promise<ScoredChunk[] | undefined> {
+    if (page.length === 0) return [];
+    const response = await this.call("reading a page of chunks", () =>
+      this.client.retrieve(this.options.collection, {
+        ids: page.map((point) => point.id),
+        with_payload: true,
+        with_vector: false,
+      }),
+    );
+    const read = this.parse(z.array(idPointSchema), response, "a read of chunks by id");
+    const byId = new Map(read.map((point) => [String(point.id), point.payload]));
+    const chunks: ScoredChunk[] = [];
+    for (const point of page) {
+      const payload = byId.get(String(point.id));
+      if (payload === undefined || payload.chunk_id !== point.payload.chunk_id) return undefined;
+      const chunk = chunkOf(payload);
+      if (payload.tenant_id !== this.tenantId || !inScope(chunk)) return undefined;
+      chunks.push({ ...chunk, score: point.score });
+    }
+    return chunks;
   }
 
   async listDocuments(): Promise<readonly string[]> {
@@ -380,6 +508,10 @@ function aclResource(resource: string): string {
 /** A Set, as the port says: a string or an array would iterate, but not as the caller meant. */
 function checkSet(set: ReadonlySet<string> | undefined, name: "resources" | "containers"): void {
   if (set !== undefined && !(set instanceof Set)) throw new AppError("BAD_REQUEST", `${name} must be a Set`);
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function chunkOf(payload: z.infer<typeof payloadSchema>): Omit<ScoredChunk, "score"> {
