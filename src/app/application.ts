@@ -4,6 +4,7 @@
  * mapping of failures happen here, once, so surfaces cannot disagree; a surface only parses, authenticates
  * and formats. The layer knows ports and core only; the composition root hands it the adapters.
  */
+import type { AppError } from "../core/errors.ts";
 import type { Retrieve } from "../core/retrieval.ts";
 import type { AuditLog } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
@@ -13,7 +14,7 @@ import type { VectorStore } from "../ports/vector-store.ts";
 import { type AnswerOutcome, answer } from "./answer.ts";
 import type { Caller } from "./caller.ts";
 import { listReadableDocuments, type ReadableDocument } from "./documents.ts";
-import { reportFailure } from "./failures.ts";
+import { type FailureReport, reportFailure } from "./failures.ts";
 import { checkReadiness, DEFAULT_READINESS_TIMEOUT_MS, type Readiness } from "./readiness.ts";
 import { type SearchInput, type SearchOutcome, search } from "./search.ts";
 
