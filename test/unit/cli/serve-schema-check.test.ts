@@ -13,16 +13,10 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
-import type { CliIo } from "../../../src/cli/command.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
 import type { Runtime } from "../../../src/runtime.ts";
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
+import { captureIo } from "../../helpers/cli-io.ts";
 
 /** A port on loopback that nothing listens on (taken, then released). */
 async function closedPort(): Promise<number> {

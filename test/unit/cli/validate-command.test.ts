@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CliIo } from "../../../src/cli/command.ts";
 import { main } from "../../../src/main.ts";
+import { captureIo } from "../../helpers/cli-io.ts";
 import { createTableAuthorizer, type TableAuthorizer } from "../../helpers/table-authorizer.ts";
 
 let dir: string;
@@ -15,12 +15,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
 
 async function write(name: string, text: string): Promise<string> {
   const file = path.join(dir, name);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadManifest } from "../../../ingest/manifest.ts";
-import { isAppError } from "../../../src/core/errors.ts";
+import { expectAppError } from "../../helpers/errors.ts";
 
 let dir: string;
 
@@ -24,12 +24,8 @@ async function write(name: string, text: string): Promise<string> {
 /** The problems a manifest is rejected with, one per line, without the header. */
 async function problemsOf(text: string): Promise<string[]> {
   const file = await write("manifest.yaml", text);
-  const error = await loadManifest(file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-  const [header, ...lines] = (error as Error).message.split("\n");
+  const error = await expectAppError(loadManifest(file), "BAD_REQUEST");
+  const [header, ...lines] = error.message.split("\n");
   expect(header).toMatch(
     new RegExp(
       `^manifest ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is invalid \\(${lines.length} problems?\\):$`,

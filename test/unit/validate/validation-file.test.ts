@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isAppError } from "../../../src/core/errors.ts";
 import { loadValidationFile, parseValidationText } from "../../../src/validate/validation-file.ts";
+import { expectAppError, expectThrownAppError } from "../../helpers/errors.ts";
 
 let dir: string;
 
@@ -24,12 +24,7 @@ async function write(name: string, text: string): Promise<string> {
 
 /** The loader's error, so a test can look at its code and at what it names. */
 async function loadError(file: string, options?: Parameters<typeof loadValidationFile>[1]): Promise<Error> {
-  const error = await loadValidationFile(file, options).then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-  return error as Error;
+  return expectAppError(loadValidationFile(file, options), "BAD_REQUEST");
 }
 
 const schema = "schema: |-\n  entity user {}\n  entity doc {\n    relation viewer @user\n  }\n";
@@ -189,14 +184,8 @@ scenarios:
     ],
     ["a duplicate key", `${schema}relationships: []\nrelationships: []\n`, /bad\.yaml: not valid YAML/],
   ])("rejects %s, naming the file and the place", (_label, text, message) => {
-    let caught: unknown;
-    try {
-      parseValidationText(text, "bad.yaml");
-    } catch (error) {
-      caught = error;
-    }
-    expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
-    expect((caught as Error).message).toMatch(message);
+    const error = expectThrownAppError(() => parseValidationText(text, "bad.yaml"), "BAD_REQUEST");
+    expect(error.message).toMatch(message);
   });
 });
 
