@@ -14,10 +14,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { isExecutable } from "./executable.ts";
 import { freePorts } from "./free-port.ts";
 import { armWatchdog, killOnExit } from "./process-cleanup.ts";
 
@@ -334,14 +335,5 @@ function waitUntilStopped(pid: number | undefined): void {
     }
     if (allStopped) return;
     Atomics.wait(sleeper, 0, 0, 1);
-  }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
