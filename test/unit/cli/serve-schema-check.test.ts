@@ -5,7 +5,6 @@
  * integration tests); the unreachable case dials a port nothing listens on.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,15 +16,7 @@ import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
 import type { Runtime } from "../../../src/runtime.ts";
 import { captureIo } from "../../helpers/cli-io.ts";
-
-/** A port on loopback that nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from "../../helpers/free-port.ts";
 
 let dataDir: string;
 beforeEach(async () => {
@@ -115,7 +106,7 @@ describe("clearance serve with AUTHZ=permify", () => {
   });
 
   it("refuses to start when Permify cannot be reached, naming where it looked", async () => {
-    const port = await closedPort();
+    const port = await freePort(); // taken and released: nothing listens on it
     const env = { ...permifyEnv(), PERMIFY_ENDPOINT: `127.0.0.1:${port}`, PERMIFY_TOKEN: "preshared-secret" };
     const io = captureIo();
     const code = await main(["serve"], { io, env, stop: AbortSignal.abort() });
