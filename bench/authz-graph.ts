@@ -3,8 +3,9 @@
  * forest, documents spread evenly over them, teams and users with random grants, and three probe users
  * built to see about 1%, 10% and 100% of the documents.
  *
- * The graph is plain data plus a reference (`viewableDocuments`) computed straight from it, so the
- * generator can be tested without any authorizer and the benchmark can report the probes' true shares.
+ * The graph is plain data, and who may view what follows from its relationships (`graphTuples`) through
+ * the benchmarks' reference (bank-reference.ts), so the generator can be tested without any authorizer and
+ * the benchmark can report the probes' true shares.
  */
 import type { Tuple } from "../src/core/authz-model.ts";
 
@@ -266,35 +267,4 @@ export function graphTuples(graph: BankGraph): Tuple[] {
       add("document", d.id, "viewer", { type: "team", id: team, relation: "member" });
   }
   return tuples;
-}
-
-/** The ids of the documents `user` may view, straight from the schema's meaning; ascending. */
-export function viewableDocuments(graph: BankGraph, user: string): string[] {
-  const myTeams = new Set<string>();
-  for (const [team, members] of graph.teamMembers) if (members.includes(user)) myTeams.add(team);
-  const byId = new Map(graph.collections.map((c) => [c.id, c]));
-  const memo = new Map<string, boolean>();
-  const viewCollection = (id: string): boolean => {
-    const known = memo.get(id);
-    if (known !== undefined) return known;
-    const c = byId.get(id);
-    const result =
-      c !== undefined &&
-      (c.owner === user ||
-        c.viewerUsers.includes(user) ||
-        c.viewerTeams.some((t) => myTeams.has(t)) ||
-        (c.parent !== undefined && viewCollection(c.parent)));
-    memo.set(id, result);
-    return result;
-  };
-  return graph.documents
-    .filter(
-      (d) =>
-        d.owner === user ||
-        d.viewerUsers.includes(user) ||
-        d.viewerTeams.some((t) => myTeams.has(t)) ||
-        viewCollection(d.collection),
-    )
-    .map((d) => d.id)
-    .sort();
 }

@@ -31,8 +31,8 @@ import {
   type ProbeUser,
   QUICK_GRAPH,
   seededRandom,
-  viewableDocuments,
 } from "./authz-graph.ts";
+import { type BankReference, bankReference } from "./bank-reference.ts";
 import {
   connectPermify,
   machine,
@@ -40,6 +40,7 @@ import {
   percentile,
   writeResults,
 } from "./bench-support.ts";
+import { count, fmt, markdownTable, textTable } from "./tables.ts";
 
 const AIM_BULK_MEDIAN_MS = 2;
 const AIM_LIST_10_PERCENT_MEDIAN_MS = 20;
@@ -272,32 +273,8 @@ function listReadable(authorizer: Authorizer, user: string, pageSize?: number): 
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
-const fmt = (ms: number): string =>
-  ms < 1 ? ms.toFixed(3) : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
-const count = (n: number): string => Math.round(n).toLocaleString("en-US");
 /** Milliseconds below a second, seconds from there. */
 const duration = (ms: number): string => (ms < 1_000 ? `${fmt(ms)} ms` : `${fmt(ms / 1000)} s`);
-
-function textTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [headers, ...rows];
-  const widths = headers.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)));
-  const line = (r: readonly string[]): string =>
-    widths
-      .map((w, c) => (c === widths.length - 1 ? (r[c] ?? "") : (r[c] ?? "").padEnd(w)))
-      .join("  ")
-      .trimEnd();
-  const rule = "-".repeat(widths.reduce((sum, w) => sum + w, 0) + 2 * (widths.length - 1));
-  return [line(headers), rule, ...rows.map(line)].join("\n");
-}
-
-function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const cell = (s: string): string => s.replaceAll("|", "\\|") || "—";
-  return [
-    `| ${headers.join(" | ")} |`,
-    `|${headers.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${headers.map((_, c) => cell(r[c] ?? "")).join(" | ")} |`),
-  ].join("\n");
-}
 
 function commandLine(options: Options): string {
   const args = [
@@ -320,6 +297,7 @@ function describeGraph(graph: BankGraph, tuples: readonly Tuple[], seed: number)
 // One authorizer (the embedded evaluator)
 
 async function runSingle(options: Options, graph: BankGraph, tuples: readonly Tuple[]): Promise<void> {
+  const reference = bankReference(tuples);
   const authorizer = await createEmbeddedAuthorizer();
   const rows: string[][] = [];
   try {
@@ -371,7 +349,7 @@ async function runSingle(options: Options, graph: BankGraph, tuples: readonly Tu
 
     // Listing every viewable document, for each probe user.
     for (const probe of graph.probes) {
-      const expected = viewableDocuments(graph, probe.user);
+      const expected = reference.viewableDocuments(probe.user);
       let listed: string[] = [];
       const list = await measure(
         async () => {
@@ -464,12 +442,12 @@ function compareDecisions(
   return verdict;
 }
 
-function referenceOracle(graph: BankGraph): (request: CheckRequest) => boolean {
+function referenceOracle(reference: BankReference): (request: CheckRequest) => boolean {
   const viewable = new Map<string, Set<string>>();
   return (request) => {
     let documents = viewable.get(request.subject.id);
     if (!documents) {
-      documents = new Set(viewableDocuments(graph, request.subject.id));
+      documents = new Set(reference.viewableDocuments(request.subject.id));
       viewable.set(request.subject.id, documents);
     }
     return documents.has(request.entity.id);
@@ -700,7 +678,12 @@ async function compareBulkChecks(
  * memory engine not even its check cache applies). The embedded evaluator keeps complete lists until the
  * data changes, so it is measured both ways: after an unrelated write (computed) and repeated (cached).
  */
-async function compareLists(report: Report, pair: Pair, graph: BankGraph): Promise<void> {
+async function compareLists(
+  report: Report,
+  pair: Pair,
+  graph: BankGraph,
+  reference: BankReference,
+): Promise<void> {
   let noise = 0;
   const unrelatedWrite = async (): Promise<void> => {
     await pair.embedded.writeData({
@@ -743,7 +726,7 @@ async function compareLists(report: Report, pair: Pair, graph: BankGraph): Promi
   }
 
   for (const { probe, pageSize } of cases) {
-    const expected = viewableDocuments(graph, probe.user);
+    const expected = reference.viewableDocuments(probe.user);
     const label =
       `list ${probe.label} user (${probe.user}, ${count(expected.length)} documents)` +
       (pageSize === undefined ? "" : `, page size ${count(pageSize)}`);
@@ -820,12 +803,13 @@ async function runComparison(options: Options, graph: BankGraph, tuples: readonl
   console.log(`Permify ${permify.version}: ${permify.description}`);
   const pair: Pair = { embedded, permify: permify.authorizer };
   const report = new Report();
-  const reference = referenceOracle(graph);
+  const reference = bankReference(tuples);
+  const allows = referenceOracle(reference);
   try {
     await compareLoad(report, pair, graph, tuples);
-    await compareSingleChecks(report, pair, graph, options.seed + 1, reference);
-    await compareBulkChecks(report, pair, graph, options.seed + 2, reference);
-    await compareLists(report, pair, graph);
+    await compareSingleChecks(report, pair, graph, options.seed + 1, allows);
+    await compareBulkChecks(report, pair, graph, options.seed + 2, allows);
+    await compareLists(report, pair, graph, reference);
   } finally {
     await embedded.close();
     await permify.stop();

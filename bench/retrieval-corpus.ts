@@ -3,12 +3,14 @@
  * 10, a fifth of them belonging to one of 200 customers, a tenth with a legal-only section (their last two
  * chunks). One reader per share (0.1%, 1%, 10%, 50%, 100% of the documents) reads most of their share
  * through collections (a team granted on them), the rest through customers they hold and documents granted
- * to them directly, as a bank's staff and customers do. Who may read what is known here, independently of
- * any authorizer: the benchmark's oracle uses it, and checks the authorizer agrees.
+ * to them directly, as a bank's staff and customers do. Who may read what comes from the relationships
+ * through the benchmarks' reference (bank-reference.ts), independently of any authorizer: the benchmark's
+ * oracle uses it, and checks the authorizer agrees.
  */
 import { parseTuple } from "../src/core/permify-notation.ts";
 import type { Principal } from "../src/core/principal.ts";
 import { seededRandom, shuffle } from "./authz-graph.ts";
+import { bankReference } from "./bank-reference.ts";
 
 export interface RetrievalCorpusShape {
   readonly documents: number;
@@ -112,7 +114,7 @@ export function generateRetrievalCorpus(shape: RetrievalCorpusShape): RetrievalC
     }
   }
 
-  const readers: Reader[] = [];
+  const principals: { share: number; principal: Principal }[] = [];
   for (const share of shape.shares) {
     const user = `reader-${String(share * 100).replace(".", "_")}pct`;
     const target = Math.max(1, Math.round(share * shape.documents));
@@ -149,11 +151,12 @@ export function generateRetrievalCorpus(shape: RetrievalCorpusShape): RetrievalC
       tuples.push(`document:doc-${index}#viewer@user:${user}`);
       readableDocuments.add(index);
     }
-    readers.push({
-      share,
-      principal: { userId: user, agentIds: [] },
-      readable: new Set([...readableDocuments].map((index) => `document:doc-${index}`)),
-    });
+    principals.push({ share, principal: { userId: user, agentIds: [] } });
   }
-  return { shape, documents, tuples: tuples.map(parseTuple), readers, topics: TOPIC_COUNT };
+  const parsed = tuples.map(parseTuple);
+  const reference = bankReference(parsed);
+  const readers = principals.map(
+    (reader): Reader => ({ ...reader, readable: reference.readable(reader.principal) }),
+  );
+  return { shape, documents, tuples: parsed, readers, topics: TOPIC_COUNT };
 }

@@ -35,7 +35,7 @@ import type { Authorizer } from "../src/ports/authorizer.ts";
 import type { VectorStore } from "../src/ports/vector-store.ts";
 import { seededRandom, shuffle } from "./authz-graph.ts";
 import { connectPermify, machine, percentile, writeResults } from "./bench-support.ts";
-import { chunkText, TOPICS } from "./e2e.ts";
+import { chunkText, TOPICS } from "./e2e-corpus.ts";
 import {
   FULL_RETRIEVAL_CORPUS,
   generateRetrievalCorpus,
@@ -43,6 +43,7 @@ import {
   type Reader,
   type RetrievalCorpus,
 } from "./retrieval-corpus.ts";
+import { markdownTable } from "./tables.ts";
 
 const K = 10;
 const WRITE_BATCH = 1_000;
@@ -381,13 +382,9 @@ function verdict(cell: CellResult): Verdict {
   };
 }
 
-function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [
-    `| ${headers.join(" | ")} |`,
-    `|${headers.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
-}
+/** Empty cells stay blank here: a lane with no path to report. */
+const table = (headers: readonly string[], rows: readonly (readonly string[])[]): string =>
+  markdownTable(headers, rows, { empty: "" });
 
 const CELL_HEADERS = [
   "readable",
@@ -510,9 +507,9 @@ async function main(): Promise<void> {
           "",
           `- authorizer: ${authorizerDescription}`,
           "",
-          markdownTable(VERDICT_HEADERS, verdictRows(done, embeddedAuthorizer)),
+          table(VERDICT_HEADERS, verdictRows(done, embeddedAuthorizer)),
           "",
-          markdownTable(CELL_HEADERS, done.flatMap(cellRows)),
+          table(CELL_HEADERS, done.flatMap(cellRows)),
           "",
         ].join("\n");
       for (const [index, reader] of corpus.readers.entries()) {
@@ -529,11 +526,11 @@ async function main(): Promise<void> {
         const lanes = await runCell(deps, engines, reader, queries, oracles, options, random);
         const cell = { reader, readableChunks: chunkCounts[index] as number, lanes };
         cells.push(cell);
-        console.log(markdownTable(CELL_HEADERS, cellRows(cell)));
+        console.log(table(CELL_HEADERS, cellRows(cell)));
         if (cells.length < corpus.readers.length) await write(sections, `${section(cells)}\n(in progress)\n`);
       }
       sections.push(section(cells));
-      console.log(`\n${markdownTable(VERDICT_HEADERS, verdictRows(cells, embeddedAuthorizer))}`);
+      console.log(`\n${table(VERDICT_HEADERS, verdictRows(cells, embeddedAuthorizer))}`);
     } finally {
       await stop();
     }

@@ -41,10 +41,7 @@ export interface Application {
   /** Needs no principal: liveness and readiness are public. */
   readiness(request: { readonly requestId: string }): Promise<Readiness>;
   /** Logs and counts a failure a surface met outside a use case (e.g. authentication) the same way. */
-  reportFailure(
-    error: unknown,
-    report: { readonly requestId: string; readonly surface: string },
-  ): ReturnType<typeof reportFailure>;
+  reportFailure(error: unknown, report: FailureReport): AppError;
 }
 
 export function createApplication(deps: ApplicationDeps): Application {

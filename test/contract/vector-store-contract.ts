@@ -22,9 +22,10 @@ import {
   type EmbeddedChunk,
   type ScoredChunk,
 } from "../../src/core/chunk.ts";
-import { isAppError } from "../../src/core/errors.ts";
 import type { VectorSearchRequest, VectorStore } from "../../src/ports/vector-store.ts";
 import { cosine } from "../helpers/cosine.ts";
+import { expectAppError } from "../helpers/errors.ts";
+import { runParameters } from "../helpers/fast-check.ts";
 
 export interface VectorStoreOpenOptions {
   readonly dimensions: number;
@@ -44,17 +45,6 @@ export interface VectorStoreCapabilities {
 
 const SCORE_TOLERANCE = 1e-5;
 const DIMS = 4;
-
-function runParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.FC_SEED;
-  const path = process.env.FC_PATH;
-  const runs = process.env.FC_NUM_RUNS;
-  return {
-    numRuns: runs ? Number(runs) : numRuns,
-    ...(seed ? { seed: Number(seed) } : {}),
-    ...(path ? { path } : {}),
-  };
-}
 
 interface ChunkSpec {
   readonly vector: readonly number[];
@@ -182,14 +172,6 @@ function expectOraclePage(
       else expect(hits.length, `${chunk.id} ties with ${hit.id}: it comes after`).toBe(k);
     }
   }
-}
-
-async function expectBadRequest(promise: Promise<unknown>): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(isAppError(error, "BAD_REQUEST"), `expected AppError BAD_REQUEST, got ${String(error)}`).toBe(true);
 }
 
 const RETAIL_METADATA: ChunkMetadata = { collection: "retail", owner: "team:legal#member", customer: "c1" };
@@ -665,8 +647,9 @@ export function describeVectorStoreContract(
       const store = await openStore();
       await load(store, sampleCorpus());
       for (const containers of [["collection:public"], "collection:public", { "collection:public": true }])
-        await expectBadRequest(
+        await expectAppError(
           search(store, [1, 0, 0, 0], { k: 3, containers: containers as unknown as ReadonlySet<string> }),
+          "BAD_REQUEST",
         );
     });
 
@@ -853,7 +836,7 @@ export function describeVectorStoreContract(
       const store = await openStore();
       await load(store, sampleCorpus());
       for (const offset of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
-        await expectBadRequest(search(store, [1, 0, 0, 0], { k: 3, offset }));
+        await expectAppError(search(store, [1, 0, 0, 0], { k: 3, offset }), "BAD_REQUEST");
     });
 
     it("deletes a document's chunks, leaves the others, and counts 0 for an absent document", async () => {

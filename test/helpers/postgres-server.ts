@@ -10,19 +10,11 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  accessSync,
-  chownSync,
-  constants,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-} from "node:fs";
+import { chownSync, existsSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { appendFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { isExecutable } from "./executable.ts";
 import { freePort } from "./free-port.ts";
 import { armWatchdog, killOnExit } from "./process-cleanup.ts";
 
@@ -214,15 +206,6 @@ export async function startPostgres(): Promise<PostgresServer> {
 /** A database name that no other call returns: `<prefix>_<random>`. */
 export function uniqueDatabaseName(prefix = "db"): string {
   return `${prefix}_${randomBytes(6).toString("hex")}`;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function systemUser(name: string): { uid: number; gid: number } {

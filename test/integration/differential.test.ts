@@ -842,8 +842,8 @@ interface Tally {
   findings: Map<string, { count: number; example: string }>;
 }
 
+/** What each family's cases met, for the summary printed at the end (never read by a test). */
 const tallies = new Map<string, Tally>();
-const completed = new Set<string>();
 
 describeWithPermify("differential: embedded evaluator vs Permify", (endpoint) => {
   console.log(
@@ -896,16 +896,15 @@ describeWithPermify("differential: embedded evaluator vs Permify", (endpoint) =>
       );
       // Every run passed (fast-check throws otherwise), so each case was counted exactly once.
       expect(tally.cases).toBe(family.runs);
-      completed.add(family.name);
     }, 300_000);
   });
 
-  test("ran the required number of cases", () => {
-    const total = FAMILIES.filter((f) => completed.has(f.name)).reduce((sum, f) => sum + f.runs, 0);
-    console.log(
-      `differential: ${total} generated cases passed (${completed.size} of ${FAMILIES.length} families)`,
-    );
-    expect(completed.size).toBe(FAMILIES.length);
+  // Each family's test above checks that all of its cases ran and passed; this one that together they are
+  // enough. It reads the plan, not the other tests' results, so it holds alone (a run that leaves out a
+  // family, with -t, is that family's business).
+  test("plans the required number of cases", () => {
+    const total = FAMILIES.reduce((sum, f) => sum + f.runs, 0);
+    console.log(`differential: ${total} generated cases in ${FAMILIES.length} families`);
     if (process.env.CI) expect(total).toBeGreaterThanOrEqual(MIN_CASES_IN_CI);
   });
 });

@@ -17,10 +17,10 @@ import {
   type PermifyAuthorizerOptions,
 } from "../../src/adapters/permify/permify-authorizer.ts";
 import type { CheckRequest, Tuple } from "../../src/core/authz-model.ts";
-import { isAppError } from "../../src/core/errors.ts";
 import { lookupAllResources } from "../../src/core/lookup-all.ts";
 import { formatTuple, parseTuple } from "../../src/core/permify-notation.ts";
 import { outcomeName } from "../../src/ports/authorizer.ts";
+import { expectAppError } from "../helpers/errors.ts";
 import { describeWithPermify, type PermifyServer, startPermify, uniqueTenant } from "../helpers/permify.ts";
 
 const SCHEMA = `entity user {}
@@ -107,7 +107,7 @@ describeWithPermify("Permify adapter", (endpoint) => {
   describe("schema", () => {
     it("reads back the version written, and no text (Permify keeps only definitions)", async () => {
       const authorizer = open();
-      await expect(authorizer.readSchema()).rejects.toSatisfy((error) => isAppError(error, "NOT_FOUND"));
+      await expectAppError(authorizer.readSchema(), "NOT_FOUND");
       const { schemaVersion } = await authorizer.writeSchema(SCHEMA);
       expect(await authorizer.readSchema()).toEqual({ schemaVersion });
     });
@@ -128,8 +128,10 @@ describeWithPermify("Permify adapter", (endpoint) => {
     it("rejects a schema that does not compile with SCHEMA_INVALID and its position, keeping the old one", async () => {
       const authorizer = open();
       const { schemaVersion } = await authorizer.writeSchema(SCHEMA);
-      const error = await authorizer.writeSchema("entity x {\n  relation y @nowhere\n}").catch((e) => e);
-      expect(isAppError(error, "SCHEMA_INVALID")).toBe(true);
+      const error = await expectAppError(
+        authorizer.writeSchema("entity x {\n  relation y @nowhere\n}"),
+        "SCHEMA_INVALID",
+      );
       expect(error.message).toMatch(/^\d+:\d+:/);
       expect(await authorizer.readSchema()).toEqual({ schemaVersion });
     });
@@ -139,10 +141,10 @@ describeWithPermify("Permify adapter", (endpoint) => {
     it("rejects a tuple the schema does not allow with DATA_INVALID and writes nothing of the batch", async () => {
       const authorizer = open();
       await authorizer.writeSchema(SCHEMA);
-      const error = await authorizer
-        .writeData({ tuples: tuples("document:a#viewer@user:ann", "document:a#editor@user:ann") })
-        .catch((e) => e);
-      expect(isAppError(error, "DATA_INVALID")).toBe(true);
+      await expectAppError(
+        authorizer.writeData({ tuples: tuples("document:a#viewer@user:ann", "document:a#editor@user:ann") }),
+        "DATA_INVALID",
+      );
       expect(await authorizer.check(viewCheck("a", "ann"))).toBe(false);
     });
 
@@ -210,14 +212,14 @@ describeWithPermify("Permify adapter", (endpoint) => {
       await authorizer.writeData({
         tuples: tuples(...chain, ...Array.from({ length: 11 }, (_, i) => `document:c${i}#owner@user:u`)),
       });
-      const error = await authorizer
-        .check({
+      await expectAppError(
+        authorizer.check({
           entity: { type: "document", id: "c0" },
           permission: "chain",
           subject: { type: "user", id: "u" },
-        })
-        .catch((e) => e);
-      expect(isAppError(error, "DEPTH_EXCEEDED")).toBe(true);
+        }),
+        "DEPTH_EXCEEDED",
+      );
     });
 
     it("lists resources to the end through small pages, ascending", async () => {
@@ -253,11 +255,13 @@ describeWithPermify("Permify adapter", (endpoint) => {
       await authorizer.writeData({
         tuples: Array.from({ length: 12 }, (_, i) => parseTuple(`document:p${i}#viewer@user:pat`)),
       });
-      const error = await lookupAllResources(
-        { lookupResources: (request) => authorizer.lookupResources({ ...request, pageSize: 3 }) },
-        { entityType: "document", permission: "view", subject: { type: "user", id: "pat" } },
-      ).catch((e) => e);
-      expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+      await expectAppError(
+        lookupAllResources(
+          { lookupResources: (request) => authorizer.lookupResources({ ...request, pageSize: 3 }) },
+          { entityType: "document", permission: "view", subject: { type: "user", id: "pat" } },
+        ),
+        "UPSTREAM_UNAVAILABLE",
+      );
     });
   });
 
@@ -318,8 +322,7 @@ describeWithPermify("Permify adapter", (endpoint) => {
 
     it("throws when every call fails, so an unreachable Permify is an error rather than 'nothing allowed'", async () => {
       const authorizer = open({ middleware: [failingMiddleware((path) => path.endsWith("/BulkCheck"))] });
-      const error = await authorizer.checkMany(requests(10)).catch((e) => e);
-      expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+      await expectAppError(authorizer.checkMany(requests(10)), "UPSTREAM_UNAVAILABLE");
     });
   });
 
@@ -371,9 +374,8 @@ describeWithPermify("Permify adapter against a server of its own", () => {
       expect(await good.check(viewCheck("a", "ann"))).toBe(true);
       await good.probe();
       for (const client of [bad, none]) {
-        const error = await client.check(viewCheck("a", "ann")).catch((e) => e);
-        expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
-        await expect(client.probe()).rejects.toSatisfy((e) => isAppError(e, "UPSTREAM_UNAVAILABLE"));
+        await expectAppError(client.check(viewCheck("a", "ann")), "UPSTREAM_UNAVAILABLE");
+        await expectAppError(client.probe(), "UPSTREAM_UNAVAILABLE");
       }
     } finally {
       await Promise.all([good.close(), bad.close(), none.close()]);
@@ -405,8 +407,7 @@ describeWithPermify("Permify adapter against a server of its own", () => {
           () => authorizer.probe(),
         ]) {
           const started = performance.now();
-          const error = await attempt().catch((e) => e);
-          expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+          await expectAppError(attempt(), "UPSTREAM_UNAVAILABLE");
           expect(performance.now() - started).toBeLessThan(3_000);
         }
       } finally {
@@ -498,8 +499,7 @@ describeWithPermify("Permify adapter over TLS", () => {
       await trusted.writeData({ tuples: tuples("document:a#viewer@user:ann") });
       expect(await trusted.check(viewCheck("a", "ann"))).toBe(true);
       for (const client of [plaintext, systemRoots]) {
-        const error = await client.check(viewCheck("a", "ann")).catch((e) => e);
-        expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+        await expectAppError(client.check(viewCheck("a", "ann")), "UPSTREAM_UNAVAILABLE");
       }
     } finally {
       await Promise.all([trusted.close(), plaintext.close(), systemRoots.close()]);

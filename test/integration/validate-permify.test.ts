@@ -7,8 +7,8 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
-import type { CliIo } from "../../src/cli/command.ts";
 import { main } from "../../src/main.ts";
+import { captureIo } from "../helpers/cli-io.ts";
 import { describeWithPermify } from "../helpers/permify.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -17,12 +17,6 @@ const conformanceDir = process.env.PERMIFY_CONFORMANCE_DIR
   : path.resolve(repoRoot, "../shared/conformance/permify");
 /** Files whose schema is a path the CLI cannot resolve from this folder (see permify-conformance.test.ts). */
 const NEEDS_PATH_MAPPING = new Set(["permify-validate-action__sample-schema-with-file-path.yaml"]);
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
 
 /**
  * A verdict line without the error's code and wording, which are each authorizer's own: Permify answers

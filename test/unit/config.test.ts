@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { isAppError } from "../../src/core/errors.ts";
+import { expectThrownAppError } from "../helpers/errors.ts";
 
 function problemsOf(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (isAppError(error, "BAD_REQUEST")) return error.message;
-    throw error;
-  }
-  throw new Error("expected the configuration to be rejected");
+  return expectThrownAppError(() => loadConfig(env), "BAD_REQUEST").message;
 }
 
 describe("loadConfig", () => {

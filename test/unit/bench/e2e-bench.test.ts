@@ -6,14 +6,13 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import {
   type Bench,
-  generateCorpus,
   passageResource,
-  QUICK_CORPUS,
   runBench,
   type SearchPassage,
   search,
   setUpBench,
 } from "../../../bench/e2e.ts";
+import { generateCorpus, QUICK_CORPUS } from "../../../bench/e2e-corpus.ts";
 import { hashText } from "../../../src/adapters/offline/hashing-embedder.ts";
 import { readableResources } from "../../../src/core/retrieval.ts";
 

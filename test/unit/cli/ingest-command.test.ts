@@ -11,6 +11,7 @@ import type { CliIo } from "../../../src/cli/command.ts";
 import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
+import { captureIo } from "../../helpers/cli-io.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const BAD_PDFS = fileURLToPath(new URL("../../fixtures/bad-pdfs/", import.meta.url));
@@ -27,12 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
 
 /** A memory-only runtime, recording whether the command closed it (the stores stay open for the test). */
 async function memoryRuntime(): Promise<Runtime & { closed: boolean }> {

@@ -7,17 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
-import type { CliIo } from "../../../src/cli/command.ts";
 import { formatTuple } from "../../../src/core/permify-notation.ts";
 import { main } from "../../../src/main.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
+import { captureIo } from "../../helpers/cli-io.ts";
 import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
 
 /** A schema in which a document's viewer may be a team itself or its members: `team:x` and `team:x#member`. */
 const TEAMS_SCHEMA = `entity user {}

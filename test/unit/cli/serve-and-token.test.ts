@@ -5,14 +5,8 @@ import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_ISSUER } from "../../../src/adapters/demo-identity/demo-identity.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
-import type { CliIo } from "../../../src/cli/command.ts";
 import { main } from "../../../src/main.ts";
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
+import { captureIo } from "../../helpers/cli-io.ts";
 
 async function waitFor<T>(probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,6 @@
  * integration tests); the unreachable case dials a port nothing listens on.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,25 +12,11 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
-import type { CliIo } from "../../../src/cli/command.ts";
 import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
-
-/** A port on loopback that nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { captureIo } from "../../helpers/cli-io.ts";
+import { freePort } from "../../helpers/free-port.ts";
 
 let dataDir: string;
 beforeEach(async () => {
@@ -121,7 +106,7 @@ describe("clearance serve with AUTHZ=permify", () => {
   });
 
   it("refuses to start when Permify cannot be reached, naming where it looked", async () => {
-    const port = await closedPort();
+    const port = await freePort(); // taken and released: nothing listens on it
     const env = { ...permifyEnv(), PERMIFY_ENDPOINT: `127.0.0.1:${port}`, PERMIFY_TOKEN: "preshared-secret" };
     const io = captureIo();
     const code = await main(["serve"], { io, env, stop: AbortSignal.abort() });

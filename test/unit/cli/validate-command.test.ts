@@ -1,32 +1,12 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CliIo } from "../../../src/cli/command.ts";
+import { describe, expect, it } from "vitest";
 import { main } from "../../../src/main.ts";
+import { captureIo } from "../../helpers/cli-io.ts";
 import { createTableAuthorizer, type TableAuthorizer } from "../../helpers/table-authorizer.ts";
+import { useTempDir } from "../../helpers/temp-dir.ts";
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "clearance-validate-cli-"));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function captureIo(): CliIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: (line) => out.push(line), stderr: (line) => err.push(line) };
-}
-
-async function write(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, text);
-  return file;
-}
+const tmp = useTempDir("clearance-validate-cli-");
+const write = tmp.write;
 
 const documentFile = (userOneMayView: boolean) => `schema: |-
   entity user {}
@@ -111,7 +91,7 @@ describe("clearance validate", () => {
 
   it("exits 1 naming a file it cannot read", async () => {
     const io = captureIo();
-    const missing = path.join(dir, "missing.yaml");
+    const missing = path.join(tmp.path, "missing.yaml");
     expect(await main(["validate", missing], { io })).toBe(1);
     expect(io.out).toEqual([]);
     expect(io.err).toEqual([`clearance validate: ${missing}: cannot read the file (no such file)`]);

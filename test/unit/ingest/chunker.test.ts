@@ -4,7 +4,7 @@ import { type ChunkableDocument, chunkDocument, resolveChunkingOptions } from ".
 import type { BlockKind } from "../../../ingest/loaders/structured-document.ts";
 import type { SectionedBlock } from "../../../ingest/sections.ts";
 import type { Chunk } from "../../../src/core/chunk.ts";
-import { isAppError } from "../../../src/core/errors.ts";
+import { expectThrownAppError } from "../../helpers/errors.ts";
 
 const metadata = { collection: "handbooks", owner: "user:omar" };
 
@@ -203,14 +203,8 @@ describe("resolveChunkingOptions", () => {
       "chunk overlap must be an integer from 0 to less than the chunk size (1000), got -1",
     ],
   ])("rejects %j", (options, message) => {
-    let error: unknown;
-    try {
-      resolveChunkingOptions(options);
-    } catch (e) {
-      error = e;
-    }
-    expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-    expect((error as Error).message).toBe(message);
+    const error = expectThrownAppError(() => resolveChunkingOptions(options), "BAD_REQUEST");
+    expect(error.message).toBe(message);
   });
 });
 

@@ -7,10 +7,10 @@ import { type IngestManifestOptions, ingestManifest } from "../../../ingest/inge
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
-import { isAppError } from "../../../src/core/errors.ts";
 import { formatTuple, parseSubject, parseTuple } from "../../../src/core/permify-notation.ts";
 import type { Authorizer } from "../../../src/ports/authorizer.ts";
 import type { VectorStore } from "../../../src/ports/vector-store.ts";
+import { expectAppError } from "../../helpers/errors.ts";
 import {
   countingEmbedder,
   createStubEmbedder,
@@ -388,9 +388,9 @@ describe("ingestManifest", () => {
   });
 
   describe("a manifest error writes nothing at all", () => {
-    async function expectNothingWritten(error: unknown, problem: string | RegExp) {
-      expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-      const lines = (error as Error).message.split("\n").map((line) => line.trim());
+    async function expectNothingWritten(ingesting: Promise<unknown>, problem: string | RegExp) {
+      const error = await expectAppError(ingesting, "BAD_REQUEST");
+      const lines = error.message.split("\n").map((line) => line.trim());
       expect(lines[0]).toMatch(/^manifest .*manifest\.yaml is invalid \(\d+ problems?\):$/);
       if (typeof problem === "string") expect(lines).toContain(problem);
       else expect(lines.some((line) => problem.test(line))).toBe(true);
@@ -401,7 +401,7 @@ describe("ingestManifest", () => {
     it("a heading not found in its document", async () => {
       await editManifest((text) => text.replace("heading: legal hold PROCEDURE", "heading: Legal holds"));
       await expectNothingWritten(
-        await ingest().catch((e: unknown) => e),
+        ingest(),
         'documents[0] (id ops-handbook).sections[0].heading: heading "Legal holds" not found in documents/operations-handbook.md',
       );
     });
@@ -409,7 +409,7 @@ describe("ingestManifest", () => {
     it("a page range past the end of its PDF", async () => {
       await editManifest((text) => text.replace("pages: [4, 5]", "pages: [5, 7]"));
       await expectNothingWritten(
-        await ingest().catch((e: unknown) => e),
+        ingest(),
         "documents[2] (id credit-report).sections[0].pages: [5, 7] is out of bounds: documents/credit-report.pdf has 6 pages",
       );
     });
@@ -421,7 +421,7 @@ describe("ingestManifest", () => {
         schema.replace("    relation customer @customer\n", "").replace(" or customer.holder", ""),
       );
       await expectNothingWritten(
-        await ingest().catch((e: unknown) => e),
+        ingest(),
         'schema has no relation "customer" on entity "document" (needed by manifest field customer)',
       );
     });
@@ -429,20 +429,20 @@ describe("ingestManifest", () => {
     it("a relationships file tuple the schema cannot hold", async () => {
       await writeFile(path.join(dir, "relationships.yaml"), "relationships:\n  - team:ops#lead@user:olga\n");
       await expectNothingWritten(
-        await ingest().catch((e: unknown) => e),
+        ingest(),
         'relationships[0] team:ops#lead@user:olga: schema has no relation "lead" on entity "team"',
       );
     });
 
     it("a schema that does not compile", async () => {
       await writeFile(path.join(dir, "schema.perm"), "entity user {\n");
-      await expectNothingWritten(await ingest().catch((e: unknown) => e), /^schema \(schema\.perm\): /);
+      await expectNothingWritten(ingest(), /^schema \(schema\.perm\): /);
     });
 
     it("no schema named and none in force", async () => {
       await editManifest((text) => text.replace("schema: schema.perm\n", ""));
       await expectNothingWritten(
-        await ingest().catch((e: unknown) => e),
+        ingest(),
         "schema: the authorizer has no schema yet; name a schema file in the manifest's schema field",
       );
     });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadDocument } from "../../../ingest/loaders/load-document.ts";
 import { parseMarkdown } from "../../../ingest/loaders/markdown.ts";
 import { parseText } from "../../../ingest/loaders/text.ts";
-import { isAppError } from "../../../src/core/errors.ts";
+import { expectAppError } from "../../helpers/errors.ts";
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../fixtures/ingest/documents/${name}`, import.meta.url));
@@ -101,9 +101,8 @@ describe("loadDocument", () => {
     ["corrupt.pdf", "not a readable PDF"],
   ])("names the path and the reason for %s", async (name, reason) => {
     const file = fileURLToPath(new URL(`../../fixtures/bad-pdfs/${name}`, import.meta.url));
-    const error = await loadDocument(file, `documents/${name}`).catch((e: unknown) => e);
-    expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-    expect((error as Error).message).toBe(`documents/${name}: ${reason}`);
+    const error = await expectAppError(loadDocument(file, `documents/${name}`), "BAD_REQUEST");
+    expect(error.message).toBe(`documents/${name}: ${reason}`);
   });
 
   it("names a missing file, an unsupported type and text that is not UTF-8", async () => {

@@ -1,35 +1,17 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadManifest } from "../../../ingest/manifest.ts";
-import { isAppError } from "../../../src/core/errors.ts";
+import { expectAppError } from "../../helpers/errors.ts";
+import { useTempDir } from "../../helpers/temp-dir.ts";
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "clearance-manifest-"));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, text);
-  return file;
-}
+const tmp = useTempDir("clearance-manifest-");
+const write = tmp.write;
 
 /** The problems a manifest is rejected with, one per line, without the header. */
 async function problemsOf(text: string): Promise<string[]> {
   const file = await write("manifest.yaml", text);
-  const error = await loadManifest(file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-  const [header, ...lines] = (error as Error).message.split("\n");
+  const error = await expectAppError(loadManifest(file), "BAD_REQUEST");
+  const [header, ...lines] = error.message.split("\n");
   expect(header).toMatch(
     new RegExp(
       `^manifest ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is invalid \\(${lines.length} problems?\\):$`,
@@ -69,7 +51,7 @@ describe("loadManifest", () => {
     expect(a).toMatchObject({
       id: "a",
       path: "a.md",
-      absolutePath: path.join(dir, "a.md"),
+      absolutePath: path.join(tmp.path, "a.md"),
       format: "markdown",
       owner: { type: "user", id: "u" },
       customer: "cust-1",
@@ -82,7 +64,7 @@ describe("loadManifest", () => {
     });
     expect(b).toMatchObject({
       format: "pdf",
-      absolutePath: path.join(dir, "sub/b.PDF"),
+      absolutePath: path.join(tmp.path, "sub/b.PDF"),
       viewers: [],
       sections: [{ id: "s2", pages: { first: 2, last: 3 } }],
     });
@@ -199,7 +181,7 @@ ${doc(`    sections:
     );
     expect(problems).toHaveLength(2);
     expect(problems[0]).toBe(
-      `schema (missing.perm): cannot read ${path.join(dir, "missing.perm")} (no such file)`,
+      `schema (missing.perm): cannot read ${path.join(tmp.path, "missing.perm")} (no such file)`,
     );
     expect(problems[1]).toMatch(
       /^relationships \(rels\.yaml\): relationships\[1\]: invalid tuple.*; relationships\[2\]: invalid/,
@@ -216,7 +198,7 @@ ${doc(`    sections:
   });
 
   it("names a manifest it cannot read", async () => {
-    const missing = path.join(dir, "nope.yaml");
+    const missing = path.join(tmp.path, "nope.yaml");
     await expect(loadManifest(missing)).rejects.toThrow(`${missing}: cannot read ${missing} (no such file)`);
   });
 });

@@ -1,35 +1,15 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isAppError } from "../../../src/core/errors.ts";
+import { describe, expect, it } from "vitest";
 import { loadValidationFile, parseValidationText } from "../../../src/validate/validation-file.ts";
+import { expectAppError, expectThrownAppError } from "../../helpers/errors.ts";
+import { useTempDir } from "../../helpers/temp-dir.ts";
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "clearance-validation-file-"));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(name: string, text: string): Promise<string> {
-  const file = path.join(dir, name);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-  return file;
-}
+const tmp = useTempDir("clearance-validation-file-");
+const write = tmp.write;
 
 /** The loader's error, so a test can look at its code and at what it names. */
 async function loadError(file: string, options?: Parameters<typeof loadValidationFile>[1]): Promise<Error> {
-  const error = await loadValidationFile(file, options).then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(isAppError(error, "BAD_REQUEST")).toBe(true);
-  return error as Error;
+  return expectAppError(loadValidationFile(file, options), "BAD_REQUEST");
 }
 
 const schema = "schema: |-\n  entity user {}\n  entity doc {\n    relation viewer @user\n  }\n";
@@ -189,14 +169,8 @@ scenarios:
     ],
     ["a duplicate key", `${schema}relationships: []\nrelationships: []\n`, /bad\.yaml: not valid YAML/],
   ])("rejects %s, naming the file and the place", (_label, text, message) => {
-    let caught: unknown;
-    try {
-      parseValidationText(text, "bad.yaml");
-    } catch (error) {
-      caught = error;
-    }
-    expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
-    expect((caught as Error).message).toMatch(message);
+    const error = expectThrownAppError(() => parseValidationText(text, "bad.yaml"), "BAD_REQUEST");
+    expect(error.message).toMatch(message);
   });
 });
 
@@ -214,13 +188,13 @@ describe("loadValidationFile", () => {
     const file = await write("nested/v.yaml", "schema: schemas/app.perm\n");
     const loaded = await loadValidationFile(file);
     expect(loaded.schema).toBe("entity user {}\n");
-    expect(loaded.schemaPath).toBe(path.join(dir, "nested/schemas/app.perm"));
+    expect(loaded.schemaPath).toBe(path.join(tmp.path, "nested/schemas/app.perm"));
   });
 
   it("reads a one-line schema value that names an existing file, whatever its extension", async () => {
     await write("schema.txt", "entity user {}\n");
     const loaded = await loadValidationFile(await write("v.yaml", "schema: schema.txt\n"));
-    expect(loaded.schemaPath).toBe(path.join(dir, "schema.txt"));
+    expect(loaded.schemaPath).toBe(path.join(tmp.path, "schema.txt"));
   });
 
   it("keeps a one-line schema that names no file inline", async () => {
@@ -236,7 +210,7 @@ describe("loadValidationFile", () => {
       resolveSchemaPath: (reference, directory) =>
         reference === "tests/schemas/app.perm" ? path.join(directory, "elsewhere.perm") : reference,
     });
-    expect(loaded.schemaPath).toBe(path.join(dir, "elsewhere.perm"));
+    expect(loaded.schemaPath).toBe(path.join(tmp.path, "elsewhere.perm"));
   });
 
   it("rejects a .perm path that does not exist, naming the file and the path", async () => {
@@ -253,10 +227,10 @@ describe("loadValidationFile", () => {
   });
 
   it("rejects a file it cannot read, naming it", async () => {
-    const missing = path.join(dir, "nope.yaml");
+    const missing = path.join(tmp.path, "nope.yaml");
     const error = await loadError(missing);
     expect(error.message).toBe(`${missing}: cannot read the file (no such file)`);
-    expect((await loadError(dir)).message).toContain("it is a directory");
+    expect((await loadError(tmp.path)).message).toContain("it is a directory");
   });
 
   it("names the file when its content is wrong", async () => {

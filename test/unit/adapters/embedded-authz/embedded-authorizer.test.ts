@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmbeddedAuthorizer } from "../../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import type { CheckRequest } from "../../../../src/core/authz-model.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
 import { lookupAllResources, lookupAllSubjects } from "../../../../src/core/lookup-all.ts";
 import {
   parseAttribute,
@@ -13,6 +12,7 @@ import {
   parseTuple,
 } from "../../../../src/core/permify-notation.ts";
 import { type Authorizer, isCheckFailure, outcomeName } from "../../../../src/ports/authorizer.ts";
+import { expectAppError } from "../../../helpers/errors.ts";
 
 const BANK_SCHEMA = `
 entity user {}
@@ -92,16 +92,6 @@ function check(
   };
 }
 
-async function errorCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isAppError(error)) return error.code;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
-
 describe("embedded authorizer: decisions", () => {
   it("follows usersets, nested teams and parent walks", async () => {
     const authz = await bank();
@@ -128,7 +118,8 @@ describe("embedded authorizer: decisions", () => {
     expect(await classified(3)).toBe(true);
     expect(await classified(2)).toBe(false);
     // A rule reading a context key that is missing fails, as in Permify: an error, not a denial.
-    expect(await errorCode(authz.check(check("document:aml-policy", "read_classified", "user:lena")))).toBe(
+    await expectAppError(
+      authz.check(check("document:aml-policy", "read_classified", "user:lena")),
       "DATA_INVALID",
     );
   });
@@ -138,9 +129,7 @@ describe("embedded authorizer: decisions", () => {
     expect(await authz.check(check("team:risk", "member", "user:lena"))).toBe(true);
     expect(await authz.check(check("team:risk", "member", "team:legal#member"))).toBe(true);
     expect(await authz.check(check("team:legal", "member", "team:legal#member"))).toBe(true); // self-match
-    expect(await errorCode(authz.check(check("document:memo", "nonsense", "user:victor")))).toBe(
-      "BAD_REQUEST",
-    );
+    await expectAppError(authz.check(check("document:memo", "nonsense", "user:victor")), "BAD_REQUEST");
   });
 
   it("applies contextual tuples and attributes to one request only", async () => {
@@ -172,12 +161,12 @@ describe("embedded authorizer: decisions", () => {
       ].map(parseTuple),
     });
     expect(await authz.check(check("group:a", "member", "user:bo"))).toBe(true); // a path exists: found
-    expect(await errorCode(authz.check(check("group:a", "member", "user:nobody")))).toBe("DEPTH_EXCEEDED");
+    await expectAppError(authz.check(check("group:a", "member", "user:nobody")), "DEPTH_EXCEEDED");
     const chain = Array.from({ length: 15 }, (_, i) =>
       parseTuple(`group:g${"abcdefghijklmnop"[i]}#member@group:g${"abcdefghijklmnop"[i + 1]}#member`),
     );
     await authz.writeData({ tuples: [...chain, parseTuple("group:gp#member@user:deep")] });
-    expect(await errorCode(authz.check(check("group:ga", "member", "user:deep")))).toBe("DEPTH_EXCEEDED");
+    await expectAppError(authz.check(check("group:ga", "member", "user:deep")), "DEPTH_EXCEEDED");
     const outcomes = await authz.checkMany([
       check("group:ga", "member", "user:deep"),
       check("group:b", "member", "user:bo"),
@@ -254,14 +243,12 @@ describe("embedded authorizer: writes", () => {
   ])("rejects %s and changes nothing", async (_name, bad) => {
     const authz = await bank();
     const good = parseTuple("document:memo#viewer@user:new");
-    let error: unknown;
-    try {
-      await authz.writeData({ tuples: [good, parseTuple(bad)] });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(isAppError(error, "DATA_INVALID")).toBe(true);
-    expect((error as Error).message).toContain(bad.slice(0, 20));
+    // A function, so that parseTuple's own refusal of a bad id is the error under test too.
+    const error = await expectAppError(
+      () => authz.writeData({ tuples: [good, parseTuple(bad)] }),
+      "DATA_INVALID",
+    );
+    expect(error.message).toContain(bad.slice(0, 20));
     expect(await authz.check(check("document:memo", "view", "user:new"))).toBe(false);
   });
 
@@ -273,15 +260,16 @@ describe("embedded authorizer: writes", () => {
 
   it("rejects an attribute of the wrong type", async () => {
     const authz = await bank();
-    expect(
-      await errorCode(authz.writeData({ attributes: [parseAttribute("document:memo$public|string:yes")] })),
-    ).toBe("DATA_INVALID");
+    await expectAppError(
+      authz.writeData({ attributes: [parseAttribute("document:memo$public|string:yes")] }),
+      "DATA_INVALID",
+    );
     expect(await authz.check(check("document:memo", "view", "user:x"))).toBe(false);
   });
 
   it("keeps the previous schema when a new one is invalid", async () => {
     const authz = await bank();
-    expect(await errorCode(authz.writeSchema("entity broken {"))).toBe("SCHEMA_INVALID");
+    await expectAppError(authz.writeSchema("entity broken {"), "SCHEMA_INVALID");
     expect((await authz.readSchema()).schema).toBe(BANK_SCHEMA);
   });
 
@@ -358,7 +346,7 @@ describe("embedded authorizer: persistence", () => {
     await (await bank({ dataDir: dir })).close();
     const journal = join(dir, "authz", "journal.jsonl");
     writeFileSync(journal, `not json\n${readFileSync(journal, "utf8")}`);
-    expect(await errorCode(createEmbeddedAuthorizer({ dataDir: dir }))).toBe("UPSTREAM_UNAVAILABLE");
+    await expectAppError(createEmbeddedAuthorizer({ dataDir: dir }), "UPSTREAM_UNAVAILABLE");
   });
 
   it("compacts a long journal into a snapshot without losing anything", async () => {
@@ -397,8 +385,7 @@ entity folder {
       permission: "outer",
       subject: { type: "user", id: "u1" },
     };
-    const error = await authorizer.check(outer).catch((e) => e);
-    expect(isAppError(error, "DEPTH_EXCEEDED")).toBe(true);
+    await expectAppError(authorizer.check(outer), "DEPTH_EXCEEDED");
     expect((await authorizer.checkMany([outer])).map(outcomeName)).toEqual(["failed"]);
   });
 
@@ -434,17 +421,17 @@ rule high(level integer) {
 
   it("refuses a rule with a double-quoted string, which Permify would read without its quotes", async () => {
     const authorizer = await createEmbeddedAuthorizer();
-    const error = await authorizer
-      .writeSchema(`entity user {}
+    const error = await expectAppError(
+      authorizer.writeSchema(`entity user {}
 entity folder {
   attribute tag string
   permission view = tagged(tag)
 }
 rule tagged(tag string) {
   tag == "tag"
-}`)
-      .catch((e) => e);
-    expect(isAppError(error, "SCHEMA_INVALID")).toBe(true);
+}`),
+      "SCHEMA_INVALID",
+    );
     expect(error.message).toContain("single quotes");
   });
 });

@@ -23,6 +23,8 @@ import {
   isCheckFailure,
   outcomeName,
 } from "../../../../src/ports/authorizer.ts";
+import { expectAppError } from "../../../helpers/errors.ts";
+import { runParameters } from "../../../helpers/fast-check.ts";
 import {
   ALGEBRA_RELATIONS,
   type AlgebraData,
@@ -50,17 +52,6 @@ import {
   rightDeep,
   union,
 } from "../../../helpers/random-authz.ts";
-
-function runParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.FC_SEED;
-  const path = process.env.FC_PATH;
-  const runs = process.env.FC_NUM_RUNS;
-  return {
-    numRuns: runs ? Number(runs) : numRuns,
-    ...(seed ? { seed: Number(seed) } : {}),
-    ...(path ? { path } : {}),
-  };
-}
 
 async function withCase<T>(
   c: AuthzCase,
@@ -286,13 +277,12 @@ describe("embedded evaluator: union, intersection, exclusion", () => {
     test("a prefix not does not parse", async () => {
       const authorizer = await createEmbeddedAuthorizer();
       try {
-        const error = await authorizer
-          .writeSchema("entity user {}\n\nentity doc {\n  relation a @user\n  permission p = not a\n}\n")
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-        expect(isAppError(error, "SCHEMA_INVALID"), String(error)).toBe(true);
+        await expectAppError(
+          authorizer.writeSchema(
+            "entity user {}\n\nentity doc {\n  relation a @user\n  permission p = not a\n}\n",
+          ),
+          "SCHEMA_INVALID",
+        );
       } finally {
         await authorizer.close();
       }

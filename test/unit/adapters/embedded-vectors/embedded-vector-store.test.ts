@@ -14,8 +14,8 @@ import { crc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmbeddedVectorStore } from "../../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { containerKeys, type EmbeddedChunk } from "../../../../src/core/chunk.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
 import type { VectorStore } from "../../../../src/ports/vector-store.ts";
+import { expectAppError } from "../../../helpers/errors.ts";
 
 const DIMS = 4;
 
@@ -56,16 +56,6 @@ afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
   for (const dir of directories.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(isAppError(error), `expected AppError ${code}, got ${String(error)}`).toBe(true);
-  expect((error as { code: string }).code).toBe(code);
-  return error as Error;
-}
 
 /** Everything observable about a store, for before/after comparisons. */
 async function observe(store: VectorStore): Promise<unknown> {
@@ -175,8 +165,8 @@ describe("embedded vector store: writes", () => {
         chunk("a", 1, [1, 0, 0, 0], { metadata: { collection: "public" } as EmbeddedChunk["metadata"] }),
       ],
     ];
-    for (const chunks of bad) await expectCode(store.replaceDocument("a", chunks), "BAD_REQUEST");
-    await expectCode(store.replaceDocument("not a valid id", []), "BAD_REQUEST");
+    for (const chunks of bad) await expectAppError(store.replaceDocument("a", chunks), "BAD_REQUEST");
+    await expectAppError(store.replaceDocument("not a valid id", []), "BAD_REQUEST");
     expect(await observe(store)).toEqual(before);
   });
 
@@ -184,7 +174,10 @@ describe("embedded vector store: writes", () => {
     const store = await open();
     await store.replaceDocument("a", [chunk("a", 0, [1, 0, 0, 0], { id: "shared" })]);
     const before = await observe(store);
-    await expectCode(store.replaceDocument("b", [chunk("b", 0, [1, 0, 0, 0], { id: "shared" })]), "CONFLICT");
+    await expectAppError(
+      store.replaceDocument("b", [chunk("b", 0, [1, 0, 0, 0], { id: "shared" })]),
+      "CONFLICT",
+    );
     expect(await observe(store)).toEqual(before);
   });
 
@@ -203,8 +196,8 @@ describe("embedded vector store: writes", () => {
   it("refuses to work after close", async () => {
     const store = await open();
     await store.close();
-    await expectCode(store.count(), "INTERNAL");
-    await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1 }), "INTERNAL");
+    await expectAppError(store.count(), "INTERNAL");
+    await expectAppError(store.search({ vector: q(1, 0, 0, 0), k: 1 }), "INTERNAL");
   });
 
   it("bulk: 5,000 documents of 20 chunks load in seconds", async () => {
@@ -285,14 +278,14 @@ describe("embedded vector store: search", () => {
       ["b#1", 0],
       ["c#0", 0],
     ]);
-    await expectCode(store.search({ vector: q(1, 0, 0), k: 1 }), "BAD_REQUEST");
-    await expectCode(store.search({ vector: q(Number.NaN, 0, 0, 0), k: 1 }), "BAD_REQUEST");
-    await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1.5 }), "BAD_REQUEST");
-    await expectCode(store.search({ vector: q(1, 0, 0, 0), k: -1 }), "BAD_REQUEST");
+    await expectAppError(store.search({ vector: q(1, 0, 0), k: 1 }), "BAD_REQUEST");
+    await expectAppError(store.search({ vector: q(Number.NaN, 0, 0, 0), k: 1 }), "BAD_REQUEST");
+    await expectAppError(store.search({ vector: q(1, 0, 0, 0), k: 1.5 }), "BAD_REQUEST");
+    await expectAppError(store.search({ vector: q(1, 0, 0, 0), k: -1 }), "BAD_REQUEST");
     for (const scope of [["document:a"], "document:a", new Map([["document:a", 1]])]) {
       const set = scope as unknown as ReadonlySet<string>;
-      await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1, resources: set }), "BAD_REQUEST");
-      await expectCode(store.search({ vector: q(1, 0, 0, 0), k: 1, containers: set }), "BAD_REQUEST");
+      await expectAppError(store.search({ vector: q(1, 0, 0, 0), k: 1, resources: set }), "BAD_REQUEST");
+      await expectAppError(store.search({ vector: q(1, 0, 0, 0), k: 1, containers: set }), "BAD_REQUEST");
     }
   });
 
@@ -459,12 +452,12 @@ describe("embedded vector store: persistence", () => {
     // Still valid JSON, but not what was written: only the checksum can tell.
     lines[1] = (lines[1] as string).replace('"documentId":"a"', '"documentId":"q"');
     writeFileSync(journal, lines.join("\n"));
-    const error = await expectCode(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE");
+    const error = await expectAppError(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE");
     expect(error.message).toContain(journal);
 
     lines[1] = "garbage";
     writeFileSync(journal, lines.join("\n"));
-    expect((await expectCode(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(journal);
+    expect((await expectAppError(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(journal);
   });
 
   it("refuses to load a damaged snapshot, naming the file", async () => {
@@ -476,9 +469,13 @@ describe("embedded vector store: persistence", () => {
     const bytes = readFileSync(snapshot);
     bytes[40] = (bytes[40] as number) ^ 0x01; // a bit of a vector
     writeFileSync(snapshot, bytes);
-    expect((await expectCode(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(snapshot);
+    expect((await expectAppError(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(
+      snapshot,
+    );
     writeFileSync(snapshot, bytes.subarray(0, bytes.length - 10));
-    expect((await expectCode(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(snapshot);
+    expect((await expectAppError(open({ dataDir: dir }), "UPSTREAM_UNAVAILABLE")).message).toContain(
+      snapshot,
+    );
   });
 
   it("recovers from a crash between writing the snapshot and replacing the journal", async () => {
@@ -502,8 +499,8 @@ describe("embedded vector store: persistence", () => {
     const store = await open({ dataDir: dir, model: "hashing-v1-4" });
     await populate(store);
     await store.close();
-    await expectCode(open({ dataDir: dir, dimensions: 8 }), "CONFLICT");
-    await expectCode(open({ dataDir: dir, model: "other-model" }), "CONFLICT");
+    await expectAppError(open({ dataDir: dir, dimensions: 8 }), "CONFLICT");
+    await expectAppError(open({ dataDir: dir, model: "other-model" }), "CONFLICT");
     expect(await (await open({ dataDir: dir, model: "hashing-v1-4" })).count()).toBe(4);
     expect(JSON.parse(readFileSync(join(dir, "vectors", "meta.json"), "utf8"))).toMatchObject({
       dimensions: DIMS,
@@ -584,7 +581,7 @@ describe("embedded vector store: persistence", () => {
     const store = await open({ dataDir: dir, lockTimeoutMs: 200 });
     const lock = join(dir, "vectors", "write.lock");
     writeFileSync(lock, `${process.ppid} ${hostname()}\n`);
-    await expectCode(store.replaceDocument("a", [chunk("a", 0, [1, 0, 0, 0])]), "UPSTREAM_UNAVAILABLE");
+    await expectAppError(store.replaceDocument("a", [chunk("a", 0, [1, 0, 0, 0])]), "UPSTREAM_UNAVAILABLE");
     expect(await store.count()).toBe(0);
     const dead = spawnSync(process.execPath, ["-e", "0"]).pid;
     writeFileSync(lock, `${dead} ${hostname()}\n`);

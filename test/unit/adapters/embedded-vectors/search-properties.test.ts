@@ -13,17 +13,7 @@ import { createEmbeddedVectorStore } from "../../../../src/adapters/embedded-vec
 import { type ChunkMetadata, containerKeys, type EmbeddedChunk } from "../../../../src/core/chunk.ts";
 import type { VectorSearchRequest, VectorStore } from "../../../../src/ports/vector-store.ts";
 import { cosine } from "../../../helpers/cosine.ts";
-
-function runParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.FC_SEED;
-  const path = process.env.FC_PATH;
-  const runs = process.env.FC_NUM_RUNS;
-  return {
-    numRuns: runs ? Number(runs) : numRuns,
-    ...(seed ? { seed: Number(seed) } : {}),
-    ...(path ? { path } : {}),
-  };
-}
+import { runParameters } from "../../../helpers/fast-check.ts";
 
 const DOCUMENTS = ["d0", "d1", "d2", "d3", "d4", "d5"];
 const SECTIONS = ["s0", "s1", "s2"];

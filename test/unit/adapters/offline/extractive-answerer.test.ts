@@ -5,8 +5,8 @@ import {
   NO_ANSWER_TEXT,
 } from "../../../../src/adapters/offline/extractive-answerer.ts";
 import { sentences } from "../../../../src/adapters/offline/tokenize.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
 import type { Answer, AnswerPassage } from "../../../../src/ports/chat-model.ts";
+import { expectThrownAppError } from "../../../helpers/errors.ts";
 
 const PASSAGES: AnswerPassage[] = [
   {
@@ -125,13 +125,7 @@ describe("extractive answerer", () => {
   });
 
   it("rejects a bad maxSentences", () => {
-    let caught: unknown;
-    try {
-      createExtractiveAnswerer({ maxSentences: 0 });
-    } catch (error) {
-      caught = error;
-    }
-    expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
+    expectThrownAppError(() => createExtractiveAnswerer({ maxSentences: 0 }), "BAD_REQUEST");
   });
 
   it("property: citations are passage ids and every answer sentence comes from the cited passage", async () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createHashingEmbedder, fnv1a, hashText } from "../../../../src/adapters/offline/hashing-embedder.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
+import { expectThrownAppError } from "../../../helpers/errors.ts";
 
 function cosine(a: Float32Array, b: Float32Array): number {
   let sum = 0;
@@ -107,13 +107,7 @@ describe("hashing embedder", () => {
 
   it("rejects invalid dimensions", () => {
     for (const dimensions of [0, -1, 1.5, 100_000]) {
-      let caught: unknown;
-      try {
-        createHashingEmbedder({ dimensions });
-      } catch (error) {
-        caught = error;
-      }
-      expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
+      expectThrownAppError(() => createHashingEmbedder({ dimensions }), "BAD_REQUEST");
     }
   });
 });

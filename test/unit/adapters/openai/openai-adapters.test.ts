@@ -6,8 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PASSAGES_BEGIN, PASSAGES_END } from "../../../../src/adapters/openai/answer-prompt.ts";
 import { createOpenAiChatModel } from "../../../../src/adapters/openai/openai-chat-model.ts";
 import { createOpenAiEmbedder } from "../../../../src/adapters/openai/openai-embedder.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
 import type { AnswerRequest } from "../../../../src/ports/chat-model.ts";
+import { expectAppError, expectThrownAppError } from "../../../helpers/errors.ts";
 import { defaultEmbedding, type StubServer, startStubOpenAiServer } from "./stub-openai-server.ts";
 
 const API_KEY = "sk-test-not-a-secret";
@@ -35,15 +35,6 @@ beforeEach(() => {
   server.requests.length = 0;
   server.behaviour = {};
 });
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(isAppError(error), `expected an AppError, got ${String(error)}`).toBe(true);
-  return error as Error & { code: string };
-}
 
 function chatModel(options: { timeoutMs?: number; baseURL?: string } = {}) {
   return createOpenAiChatModel({
@@ -107,14 +98,14 @@ describe("OpenAI chat model (stub server)", () => {
   it("maps a timeout to UPSTREAM_UNAVAILABLE, promptly", async () => {
     server.behaviour = { delayMs: 3_000, chatContent: "late" };
     const started = Date.now();
-    const error = await failure(chatModel({ timeoutMs: 200 }).answer(REQUEST));
+    const error = await expectAppError(chatModel({ timeoutMs: 200 }).answer(REQUEST));
     expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(Date.now() - started).toBeLessThan(1_500);
   });
 
   it("maps an HTTP 500 to UPSTREAM_UNAVAILABLE, with no passage text, question or key in the message", async () => {
     server.behaviour = { status: 500 };
-    const error = await failure(chatModel().answer(REQUEST));
+    const error = await expectAppError(chatModel().answer(REQUEST));
     expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(error.message).toContain("500");
     expect(error.message).not.toContain("91,250");
@@ -125,12 +116,10 @@ describe("OpenAI chat model (stub server)", () => {
 
   it("maps an empty answer and an unreachable server to UPSTREAM_UNAVAILABLE", async () => {
     server.behaviour = { chatContent: "   " };
-    expect((await failure(chatModel().answer(REQUEST))).code).toBe("UPSTREAM_UNAVAILABLE");
+    await expectAppError(chatModel().answer(REQUEST), "UPSTREAM_UNAVAILABLE");
     const closed = await startStubOpenAiServer();
     await closed.close();
-    expect((await failure(chatModel({ baseURL: closed.baseURL }).answer(REQUEST))).code).toBe(
-      "UPSTREAM_UNAVAILABLE",
-    );
+    await expectAppError(chatModel({ baseURL: closed.baseURL }).answer(REQUEST), "UPSTREAM_UNAVAILABLE");
   });
 });
 
@@ -185,34 +174,29 @@ describe("OpenAI embedder (stub server)", () => {
 
   it("fails with UPSTREAM_UNAVAILABLE on vectors of another dimension, a wrong count or zero vectors", async () => {
     server.behaviour = { embed: () => [1, 2, 3] };
-    expect((await failure(embedder().embedQuery("x"))).code).toBe("UPSTREAM_UNAVAILABLE");
+    await expectAppError(embedder().embedQuery("x"), "UPSTREAM_UNAVAILABLE");
     server.behaviour = { embeddingCount: 1 };
-    expect((await failure(embedder().embedDocuments(["x", "y"]))).code).toBe("UPSTREAM_UNAVAILABLE");
+    await expectAppError(embedder().embedDocuments(["x", "y"]), "UPSTREAM_UNAVAILABLE");
     server.behaviour = { embed: () => [0, 0, 0, 0] };
-    expect((await failure(embedder().embedQuery("x"))).code).toBe("UPSTREAM_UNAVAILABLE");
+    await expectAppError(embedder().embedQuery("x"), "UPSTREAM_UNAVAILABLE");
   });
 
   it("maps a timeout and an HTTP 500 to UPSTREAM_UNAVAILABLE without the text", async () => {
     server.behaviour = { delayMs: 3_000 };
     const started = Date.now();
-    expect((await failure(embedder({ timeoutMs: 200 }).embedQuery(SECRET_TEXT))).code).toBe(
-      "UPSTREAM_UNAVAILABLE",
-    );
+    await expectAppError(embedder({ timeoutMs: 200 }).embedQuery(SECRET_TEXT), "UPSTREAM_UNAVAILABLE");
     expect(Date.now() - started).toBeLessThan(1_500);
     server.behaviour = { status: 500 };
-    const error = await failure(embedder().embedDocuments([SECRET_TEXT]));
+    const error = await expectAppError(embedder().embedDocuments([SECRET_TEXT]));
     expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(error.message).not.toContain("4471");
     expect(error.message).not.toContain(API_KEY);
   });
 
   it("needs dimensions for a model it does not know", async () => {
-    let caught: unknown;
-    try {
-      createOpenAiEmbedder({ apiKey: API_KEY, model: "nomic-embed-text", timeoutMs: 1_000 });
-    } catch (error) {
-      caught = error;
-    }
-    expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
+    expectThrownAppError(
+      () => createOpenAiEmbedder({ apiKey: API_KEY, model: "nomic-embed-text", timeoutMs: 1_000 }),
+      "BAD_REQUEST",
+    );
   });
 });

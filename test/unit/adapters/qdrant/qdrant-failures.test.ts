@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createHashingEmbedder } from "../../../../src/adapters/offline/hashing-embedder.ts";
 import { createQdrantVectorStore, pointId } from "../../../../src/adapters/qdrant/qdrant-vector-store.ts";
 import { containerKeys } from "../../../../src/core/chunk.ts";
-import { isAppError } from "../../../../src/core/errors.ts";
 import type { VectorStore } from "../../../../src/ports/vector-store.ts";
+import { expectAppError } from "../../../helpers/errors.ts";
 import { createSmallBank, postJson } from "../../../helpers/small-bank.ts";
 import { signTestToken } from "../../../helpers/test-identity.ts";
 
@@ -145,10 +145,10 @@ describe("Qdrant adapter against a stub server that fails as a real one cannot b
       opened.push(stub);
       const store = await openAgainst(stub);
       const started = performance.now();
-      const error = await store
-        .search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) })
-        .catch((e) => e);
-      expect(isAppError(error, "UPSTREAM_UNAVAILABLE")).toBe(true);
+      await expectAppError(
+        store.search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) }),
+        "UPSTREAM_UNAVAILABLE",
+      );
       expect(performance.now() - started).toBeLessThan(5_000);
       expect(stub.searches).toBeGreaterThan(0);
     },
@@ -158,10 +158,9 @@ describe("Qdrant adapter against a stub server that fails as a real one cannot b
     const stub = await startQdrantStub("outside-resources");
     opened.push(stub);
     const store = await openAgainst(stub);
-    const error = await store
-      .search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) })
-      .catch((e) => e);
-    expect(isAppError(error)).toBe(true);
+    const error = await expectAppError(
+      store.search({ vector: await query(), k: 3, resources: new Set(["document:faq"]) }),
+    );
     expect(error.code).not.toBe("BAD_REQUEST");
   });
 
@@ -176,8 +175,7 @@ describe("Qdrant adapter against a stub server that fails as a real one cannot b
       { containers: new Set(["document:faq"]), resources: new Set(["section:exec-memo-board"]) },
     ];
     for (const scope of scopes) {
-      const error = await store.search({ vector: await query(), k: 3, ...scope }).catch((e) => e);
-      expect(isAppError(error)).toBe(true);
+      const error = await expectAppError(store.search({ vector: await query(), k: 3, ...scope }));
       expect(error.code).not.toBe("BAD_REQUEST");
     }
     // In scope through any of its container keys or through its resource, it is returned.
@@ -268,8 +266,7 @@ describe("Qdrant adapter against a stub server that fails as a real one cannot b
       { containers: ["collection:public"] as unknown as ReadonlySet<string> },
       { resources: "document:faq" as unknown as ReadonlySet<string> },
     ]) {
-      const error = await store.search({ vector: await query(), k: 3, ...scope }).catch((e) => e);
-      expect(isAppError(error, "BAD_REQUEST")).toBe(true);
+      await expectAppError(store.search({ vector: await query(), k: 3, ...scope }), "BAD_REQUEST");
     }
     expect(stub.searches).toBe(0);
   });
@@ -289,8 +286,7 @@ describe("Qdrant adapter against a stub server that fails as a real one cannot b
   it("refuses a collection whose vectors are another size, naming both sizes", async () => {
     const stub = await startQdrantStub("5xx", { vectorSize: 1536 });
     opened.push(stub);
-    const error = await openAgainst(stub).catch((e) => e);
-    expect(isAppError(error, "BAD_REQUEST")).toBe(true);
+    const error = await expectAppError(openAgainst(stub), "BAD_REQUEST");
     expect(error.message).toContain("1536");
     expect(error.message).toContain(String(DIMENSIONS));
   });
