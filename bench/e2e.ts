@@ -31,7 +31,6 @@ import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embe
 import { createExtractiveAnswerer } from "../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../src/composition.ts";
-import type { Tuple } from "../src/core/authz-model.ts";
 import type { EmbeddedChunk } from "../src/core/chunk.ts";
 import type { Principal } from "../src/core/principal.ts";
 import type { RetrievalPorts, RetrievalRequest, RetrievalResult } from "../src/core/retrieval.ts";

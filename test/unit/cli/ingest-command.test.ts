@@ -7,7 +7,6 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
-import type { CliIo } from "../../../src/cli/command.ts";
 import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
