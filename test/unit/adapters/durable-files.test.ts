@@ -10,11 +10,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createJsonlAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
 import { loadDemoIdentity } from "../../../src/adapters/demo-identity/demo-identity.ts";
-import {
-  createExclusively,
-  exposedDataPaths,
-  writeAtomically,
-} from "../../../src/adapters/durable-files.ts";
+import { createExclusively, exposedDataPaths, writeAtomically } from "../../../src/adapters/durable-files.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 
@@ -53,7 +49,11 @@ describe("data files are private to the service's user", () => {
     await authorizer.writeSchema("entity user {}\nentity document {\n  relation viewer @user\n}\n");
     await authorizer.writeData({
       tuples: [
-        { entity: { type: "document", id: "memo" }, relation: "viewer", subject: { type: "user", id: "ann" } },
+        {
+          entity: { type: "document", id: "memo" },
+          relation: "viewer",
+          subject: { type: "user", id: "ann" },
+        },
       ],
     });
     await authorizer.close();
