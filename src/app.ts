@@ -21,7 +21,6 @@ import { authenticate } from "./http/middleware/authenticate.ts";
 import { requestLog } from "./http/middleware/request-log.ts";
 import { requestMetrics } from "./http/middleware/request-metrics.ts";
 import { registerDocumentsRoute } from "./http/routes/documents-route.ts";
-import { registerMetricsRoute } from "./http/routes/metrics-route.ts";
 import { registerPublicRoutes } from "./http/routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./http/routes/retrieval-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
@@ -43,7 +42,10 @@ export interface AppDeps extends RetrievalDeps {
   readonly retrieval?: RetrievalEngineOptions;
   /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
   readonly retrieve?: Retrieve;
-  /** Where `/metrics` series are recorded (default: a registry of this app's own). */
+  /**
+   * Where the series are recorded (default: a registry of this app's own). They are served by the metrics
+   * listener (`createMetricsApp`), never by this app: they count what callers were refused.
+   */
   readonly metrics?: Metrics;
 }
 
@@ -78,7 +80,6 @@ export function createApp(deps: AppDeps): App {
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
     logger: deps.logger,
   });
-  registerMetricsRoute(app, metrics);
   registerRetrievalRoutes(app, {
     ...deps,
     metrics,

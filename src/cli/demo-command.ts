@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
+import { AppError } from "../core/errors.ts";
 import { type CliCommand, EXIT_OK, EXIT_USAGE } from "./command.ts";
 import { serveUntilStopped } from "./serve-command.ts";
 
@@ -29,6 +30,7 @@ export const demoCommand: CliCommand = {
       io.stdout(
         "  Ingests fixtures/manifest.yaml into CLEARANCE_DATA_DIR when it holds no documents, then serves.",
       );
+      io.stdout("  Needs AUTH_MODE=demo (npm start sets it): demo identity, on loopback only.");
       return EXIT_OK;
     }
     if (args.length > 0) {
@@ -57,13 +59,15 @@ export const demoCommand: CliCommand = {
         });
         const chunks = report.documents.reduce((sum, document) => sum + document.chunks, 0);
         io.stdout(`Ingested ${report.documents.length - report.failed} documents (${chunks} chunks).`);
-        if (report.failed > 0) throw new Error(`${report.failed} fixture documents failed to ingest`);
+        if (report.failed > 0) {
+          throw new AppError("INTERNAL", `${report.failed} fixture documents failed to ingest`);
+        }
       },
-      (url) => {
+      (url, metricsUrl) => {
         const body = JSON.stringify({ query: DEMO_QUESTION, k: 4 });
         const ask = (tokenArgs: string) =>
           `    curl -s ${url}/v1/answer -H 'content-type: application/json' -d '${body}' ` +
-          `-H "authorization: Bearer $(npx clearance token ${tokenArgs} | tail -1)"`;
+          `-H "authorization: Bearer $(AUTH_MODE=demo npx clearance token ${tokenArgs} | tail -1)"`;
         io.stdout("");
         io.stdout(`clearance is serving on ${url} with demo identity (not for production).`);
         io.stdout(`Ask "${DEMO_QUESTION}" as different people; each gets only what they may read:`);
@@ -80,6 +84,7 @@ export const demoCommand: CliCommand = {
           }
         }
         io.stdout(`API description: ${url}/openapi.json. Stop with Ctrl-C.`);
+        if (metricsUrl) io.stdout(`Metrics (this machine only): ${metricsUrl}/metrics`);
       },
     );
   },
