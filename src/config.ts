@@ -106,6 +106,8 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,255}$/, "must be letters, digits, _, . or -")
     .default("clearance"),
   QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
+  INGEST_MAX_FILE_BYTES: integer(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -204,6 +206,8 @@ export interface Config {
   };
   readonly authz: AuthzConfig;
   readonly vectors: VectorsConfig;
+  /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
+  readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -271,6 +275,7 @@ export function loadConfig(env: Environment): Config {
     },
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
+    ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
   };
 }
 

@@ -52,6 +52,11 @@ export const demoCommand: CliCommand = {
           authorizer: runtime.authorizer,
           vectorStore: runtime.vectorStore,
           embedder: runtime.embedder,
+          // The bank's own fixture into an empty data directory, asked for by running the demo: its schema
+          // and its team, customer and collection relationships are the operator's.
+          schemaChange: { allow: true },
+          relationshipScope: "any",
+          limits: runtime.config.ingest,
           onProgress: (document) =>
             document.status === "failed"
               ? io.stderr(`  failed ${document.path}: ${document.error}`)

@@ -84,6 +84,8 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
       opened = await stores.open("leak-table", embedder.dimensions);
       const vectorStore = opened.store;
       const report = await ingestManifest({
+        schemaChange: { allow: true },
+        relationshipScope: "any",
         manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
         authorizer,
         vectorStore,
