@@ -4,7 +4,7 @@
  * A relationship that does not fit the schema in force fails the whole write, and nothing is written.
  */
 import { BANK_CONTAINER_MODEL } from "../core/container-model.ts";
-import { isAppError } from "../core/errors.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import {
@@ -62,15 +62,21 @@ export const grantCommand: CliCommand = {
       } catch (error) {
         const where = describeAuthorizer(config);
         if (isAppError(error, "NOT_FOUND")) {
-          throw new Error(`${where} has no schema in force; run \`clearance schema push\` first`, {
-            cause: error,
-          });
+          throw new AppError(
+            "NOT_FOUND",
+            `${where} has no schema in force; run \`clearance schema push\` first`,
+            {
+              cause: error,
+            },
+          );
         }
         if (!isAppError(error, "DATA_INVALID")) throw error;
         // The embedded authorizer names the relationship; Permify names only the reason.
         const named = texts.some((text) => error.message.includes(text));
         const which = named ? "" : texts.length === 1 ? `${texts[0]}: ` : `one of ${texts.join(", ")}: `;
-        throw new Error(`${which}${error.message}; nothing was written to ${where}`, { cause: error });
+        throw new AppError("DATA_INVALID", `${which}${error.message}; nothing was written to ${where}`, {
+          cause: error,
+        });
       }
       for (const text of texts) io.stdout(`granted ${text} (snap token ${snapToken})`);
       return EXIT_OK;

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { isAppError } from "../core/errors.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import {
   type CliCommand,
@@ -77,7 +77,9 @@ async function readSchemaFile(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read the schema ${file}${code ? ` (${code})` : ""}`, { cause: error });
+    throw new AppError("BAD_REQUEST", `cannot read the schema ${file}${code ? ` (${code})` : ""}`, {
+      cause: error,
+    });
   }
 }
 

@@ -137,7 +137,7 @@ describe("docker-compose.yml", () => {
     expect(config.metrics?.port).toBe(9464);
     expect(config.metrics?.port).not.toBe(config.port);
     const published = (services.clearance as { ports?: string[] }).ports ?? [];
-    expect(published).toEqual(["${CLEARANCE_PORT:-8080}:8080"]);
+    expect(published.map((port) => interpolate(port, secrets))).toEqual(["8080:8080"]);
     expect(published.join(" ")).not.toContain("9464");
   });
 
