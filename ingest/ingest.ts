@@ -165,12 +165,20 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
 
   const limits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const manifest = await loadManifest(options.manifestPath, { maxFileBytes: limits.maxFileBytes });
-  const { schema, schemaToWrite, current } = await schemaInForce(manifest, authorizer);
+  const { schema, schemaToWrite: proposed } = await schemaInForce(manifest, authorizer);
+  // The schema in force is read only when the manifest's differs: to compare the definitions (another
+  // layout of the same schema needs no permission) and to show the difference.
+  const current = proposed === undefined ? undefined : await readCurrentSchema(authorizer);
+  const schemaToWrite =
+    proposed !== undefined && !sameDefinitions(current, schema) ? proposed : undefined;
   const problems = [
     ...schemaProblemsForManifest(schema, manifest.documents),
     ...relationshipProblems(schema, manifest.relationships),
     ...(options.relationshipScope === "any" ? [] : relationshipScopeProblems(manifest)),
-    ...(await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)),
+    // With no schema in force there are no relationships to take over (and nothing to read them with).
+    ...(schemaToWrite !== undefined && current === "none"
+      ? []
+      : await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)),
   ];
   const prepared = await prepareDocuments(manifest, limits, problems);
   if (problems.length > 0) throw invalidManifest(manifest.path, problems);
@@ -225,7 +233,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
 async function schemaInForce(
   manifest: Manifest,
   authorizer: Authorizer,
-): Promise<{ schema: CompiledSchema; schemaToWrite?: string; current?: { text?: string } }> {
+): Promise<{ schema: CompiledSchema; schemaToWrite?: string }> {
   if (!manifest.schema) {
     const current = await authorizer.readSchema().catch((error: unknown) => {
       if (isAppError(error, "NOT_FOUND")) return undefined;
@@ -256,20 +264,7 @@ async function schemaInForce(
   }
   const unchanged = await authorizer.isSchemaInForce(manifest.schema.text);
   if (unchanged) return { schema };
-  const current = await authorizer.readSchema().then(
-    (read) => (read.schema === undefined ? {} : { text: read.schema }),
-    (error: unknown) => {
-      if (isAppError(error, "NOT_FOUND")) return undefined;
-      throw error;
-    },
-  );
-  // Another text with the very same definitions (comments, layout) changes no permission: nothing to ask,
-  // and nothing to write. Rules are compared by name only, so a schema with rules always counts as changed.
-  if (current?.text !== undefined && schema.rules.size === 0) {
-    const inForce = compileSchema(current.text);
-    if (inForce.rules.size === 0 && schemaDiff(inForce, schema).length === 0) return { schema: inForce };
-  }
-  return { schema, schemaToWrite: manifest.schema.text, ...(current ? { current } : {}) };
+  return { schema, schemaToWrite: manifest.schema.text };
 }
 
 /**
@@ -278,10 +273,32 @@ async function schemaInForce(
  * relationship in the bank means (removing `and audience` from `section.view` opens every restricted
  * section to all who may read its document), so it is never a side effect of loading documents.
  */
+/** The text of the schema in force; `{}` when the authorizer does not give it back; "none" without one. */
+async function readCurrentSchema(authorizer: Authorizer): Promise<{ text?: string } | "none"> {
+  try {
+    const read = await authorizer.readSchema();
+    return read.schema === undefined ? {} : { text: read.schema };
+  } catch (error) {
+    if (isAppError(error, "NOT_FOUND")) return "none";
+    throw error;
+  }
+}
+
+/**
+ * Whether the schema in force has exactly the definitions of `schema` (comments and layout aside). Rules
+ * are compared by name only, so a schema with rules never counts as the same.
+ */
+function sameDefinitions(current: { text?: string } | "none" | undefined, schema: CompiledSchema): boolean {
+  if (current === undefined || current === "none" || current.text === undefined) return false;
+  if (schema.rules.size > 0) return false;
+  const inForce = compileSchema(current.text);
+  return inForce.rules.size === 0 && schemaDiff(inForce, schema).length === 0;
+}
+
 async function confirmSchemaChange(
   manifest: Manifest,
   schema: CompiledSchema,
-  current: { text?: string } | undefined,
+  current: { text?: string } | "none" | undefined,
   policy: SchemaChangePolicy | undefined,
 ): Promise<void> {
   const file = manifest.schema?.path ?? "schema";
@@ -295,7 +312,7 @@ async function confirmSchemaChange(
   if (!policy.confirm) return;
   let before: CompiledSchema | undefined;
   let note: string | undefined;
-  if (current === undefined) note = "no schema is in force yet: every definition is new";
+  if (current === undefined || current === "none") note = "no schema is in force yet: every definition is new";
   else if (current.text === undefined) {
     note = "the authorizer does not give back the text of the schema in force: the new schema is shown whole";
   } else before = compileSchema(current.text);
