@@ -169,8 +169,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
   // The schema in force is read only when the manifest's differs: to compare the definitions (another
   // layout of the same schema needs no permission) and to show the difference.
   const current = proposed === undefined ? undefined : await readCurrentSchema(authorizer);
-  const schemaToWrite =
-    proposed !== undefined && !sameDefinitions(current, schema) ? proposed : undefined;
+  const schemaToWrite = proposed !== undefined && !sameDefinitions(current, schema) ? proposed : undefined;
   const problems = [
     ...schemaProblemsForManifest(schema, manifest.documents),
     ...relationshipProblems(schema, manifest.relationships),
@@ -312,7 +311,8 @@ async function confirmSchemaChange(
   if (!policy.confirm) return;
   let before: CompiledSchema | undefined;
   let note: string | undefined;
-  if (current === undefined || current === "none") note = "no schema is in force yet: every definition is new";
+  if (current === undefined || current === "none")
+    note = "no schema is in force yet: every definition is new";
   else if (current.text === undefined) {
     note = "the authorizer does not give back the text of the schema in force: the new schema is shown whole";
   } else before = compileSchema(current.text);
