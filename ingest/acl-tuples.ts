@@ -12,7 +12,7 @@
  */
 
 import type { CompiledSchema } from "../src/authz-schema/schema-compiler.ts";
-import type { Subject, Tuple } from "../src/core/authz-model.ts";
+import { type Subject, type Tuple, wildcardProblem } from "../src/core/authz-model.ts";
 import { formatTuple } from "../src/core/permify-notation.ts";
 import { documentLabel, type ManifestDocument } from "./manifest.ts";
 
@@ -128,6 +128,8 @@ export function schemaProblemsForManifest(
 
 /** Why a tuple cannot be written under the schema, or undefined when it fits. */
 export function tupleProblem(schema: CompiledSchema, tuple: Tuple): string | undefined {
+  const wildcard = wildcardProblem(tuple);
+  if (wildcard) return wildcard;
   const definition = schema.entities.get(tuple.entity.type);
   if (!definition) return `schema has no entity "${tuple.entity.type}"`;
   const relation = definition.relations.get(tuple.relation);

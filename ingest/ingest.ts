@@ -18,6 +18,17 @@
  * made elsewhere on a listed document is removed by the next ingest. Documents not in the manifest are left
  * alone.
  *
+ * A manifest is input from a document owner, so what it may do is bounded (issue 13):
+ * - every file it names lies inside its folder (manifest.ts, confined-files.ts);
+ * - the schema in force changes only with `schemaChange.allow` (the CLI's `--write-schema`), after
+ *   `schemaChange.confirm` has been shown the difference of permissions and said yes;
+ * - its relationships file writes only on the manifest's own documents and sections, unless
+ *   `relationshipScope: "any"` (the CLI's `--allow-any-relationships`, for operators);
+ * - it cannot take a section that belongs to another document, nor give a document another owner unless
+ *   `allowOwnerChange` (the CLI's `--allow-owner-change`);
+ * - each file is at most `limits.maxFileBytes` and each document at most `limits.maxChunksPerDocument`
+ *   chunks; a document over a limit fails by name, the others land.
+ *
  * Running twice changes nothing: a document whose chunks (compared by id, which covers their content and
  * resource) and relationships are already exactly so is reported `unchanged` without embedding anything.
  */
@@ -38,11 +49,54 @@ import {
   schemaProblemsForManifest,
 } from "./acl-tuples.ts";
 import { type ChunkingOptions, chunkDocument, resolveChunkingOptions } from "./chunker.ts";
-import { loadDocument } from "./loaders/load-document.ts";
-import { invalidManifest, loadManifest, type Manifest, type ManifestDocument } from "./manifest.ts";
+import { readConfinedFile } from "./confined-files.ts";
+import { parseDocument } from "./loaders/load-document.ts";
+import {
+  documentLabel,
+  invalidManifest,
+  loadManifest,
+  type Manifest,
+  type ManifestDocument,
+} from "./manifest.ts";
+import { schemaDiff } from "./schema-diff.ts";
 import { placeSections, type SectionedBlock } from "./sections.ts";
 
 export const DEFAULT_EMBED_BATCH_SIZE = 64;
+
+/** How much one document may be, unless the caller (INGEST_MAX_* in the configuration) says otherwise. */
+export interface IngestLimits {
+  /** The largest file read, in bytes: documents, and the manifest's schema and relationships files. */
+  readonly maxFileBytes: number;
+  /** The most chunks one document may become. */
+  readonly maxChunksPerDocument: number;
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxFileBytes: 10 * 1024 * 1024,
+  maxChunksPerDocument: 2_000,
+};
+
+/**
+ * Whether ingest may put the manifest's schema in force when it differs from the one in force. Absent or
+ * `allow: false`: such a manifest is refused (`FORBIDDEN`) and nothing is written.
+ */
+export interface SchemaChangePolicy {
+  readonly allow: boolean;
+  /**
+   * Shown the difference of permissions (`schemaDiff` lines) before anything is written; resolves true to
+   * go ahead. Absent: go ahead (the caller confirmed otherwise, e.g. `--yes`).
+   */
+  readonly confirm?: (difference: SchemaChange) => Promise<boolean>;
+}
+
+export interface SchemaChange {
+  /** The schema file, as the manifest names it. */
+  readonly path: string;
+  /** `schemaDiff` lines, entity by entity. */
+  readonly lines: readonly string[];
+  /** Why the difference is against nothing: no schema in force, or an authorizer that does not give its text. */
+  readonly note?: string;
+}
 
 /** Page size for reading a document's current relationships; any size works, pages are followed to the end. */
 const READ_PAGE_SIZE = 500;
@@ -57,6 +111,17 @@ export interface IngestManifestOptions {
   readonly embedBatchSize?: number;
   /** Called once per document, in manifest order, as soon as its outcome is known. */
   readonly onProgress?: (document: DocumentReport) => void;
+  /** Whether the manifest may change the schema in force (default: no). */
+  readonly schemaChange?: SchemaChangePolicy;
+  /**
+   * `"manifest"` (default): the relationships file may write only on the manifest's documents and
+   * sections. `"any"`: on any entity (an operator loading teams, customers and collections).
+   */
+  readonly relationshipScope?: "manifest" | "any";
+  /** Whether a document already owned by someone else may be given the manifest's owner (default: no). */
+  readonly allowOwnerChange?: boolean;
+  /** Size limits (default `DEFAULT_INGEST_LIMITS`). */
+  readonly limits?: Partial<IngestLimits>;
 }
 
 export type DocumentStatus = "ingested" | "unchanged" | "failed";
@@ -98,16 +163,29 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     throw new AppError("BAD_REQUEST", `embed batch size must be a positive integer, got ${batchSize}`);
   }
 
-  const manifest = await loadManifest(options.manifestPath);
-  const { schema, schemaToWrite } = await schemaInForce(manifest, authorizer);
+  const limits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
+  const manifest = await loadManifest(options.manifestPath, { maxFileBytes: limits.maxFileBytes });
+  const { schema, schemaToWrite: proposed } = await schemaInForce(manifest, authorizer);
+  // The schema in force is read only when the manifest's differs: to compare the definitions (another
+  // layout of the same schema needs no permission) and to show the difference.
+  const current = proposed === undefined ? undefined : await readCurrentSchema(authorizer);
+  const schemaToWrite = proposed !== undefined && !sameDefinitions(current, schema) ? proposed : undefined;
   const problems = [
     ...schemaProblemsForManifest(schema, manifest.documents),
     ...relationshipProblems(schema, manifest.relationships),
+    ...(options.relationshipScope === "any" ? [] : relationshipScopeProblems(manifest)),
+    // With no schema in force there are no relationships to take over (and nothing to read them with).
+    ...(schemaToWrite !== undefined && current === "none"
+      ? []
+      : await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)),
   ];
-  const prepared = await prepareDocuments(manifest.documents, problems);
+  const prepared = await prepareDocuments(manifest, limits, problems);
   if (problems.length > 0) throw invalidManifest(manifest.path, problems);
 
-  if (schemaToWrite !== undefined) await authorizer.writeSchema(schemaToWrite);
+  if (schemaToWrite !== undefined) {
+    await confirmSchemaChange(manifest, schema, current, options.schemaChange);
+    await authorizer.writeSchema(schemaToWrite);
+  }
   if (manifest.relationships.length > 0) await authorizer.writeData({ tuples: manifest.relationships });
 
   const context: DocumentContext = {
@@ -116,6 +194,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     embedder,
     chunking,
     batchSize,
+    maxChunks: limits.maxChunksPerDocument,
     schemaHasSections: schema.entities.has(SECTION_ENTITY),
     fileTuples: manifest.relationships,
     sectionOwners: new Map(
@@ -176,10 +255,145 @@ async function schemaInForce(
   try {
     schema = compileSchema(manifest.schema.text);
   } catch (error) {
-    throw invalidManifest(manifest.path, [`schema (${manifest.schema.path}): ${messageOf(error)}`], error);
+    // The position only: the parser's reason quotes the file, which may not be a schema at all.
+    const at = /line \d+, column \d+/.exec(messageOf(error))?.[0];
+    throw invalidManifest(
+      manifest.path,
+      [`schema (${manifest.schema.path}): not a valid Permify schema${at ? ` at ${at}` : ""}`],
+      error,
+    );
   }
   const unchanged = await authorizer.isSchemaInForce(manifest.schema.text);
-  return unchanged ? { schema } : { schema, schemaToWrite: manifest.schema.text };
+  if (unchanged) return { schema };
+  return { schema, schemaToWrite: manifest.schema.text };
+}
+
+/**
+ * The gate before a manifest changes the schema in force: refused unless allowed in so many words, and
+ * then only after the confirmation has seen the difference of permissions. A schema rewrites what every
+ * relationship in the bank means (removing `and audience` from `section.view` opens every restricted
+ * section to all who may read its document), so it is never a side effect of loading documents.
+ */
+/** The text of the schema in force; `{}` when the authorizer does not give it back; "none" without one. */
+async function readCurrentSchema(authorizer: Authorizer): Promise<{ text?: string } | "none"> {
+  try {
+    const read = await authorizer.readSchema();
+    return read.schema === undefined ? {} : { text: read.schema };
+  } catch (error) {
+    if (isAppError(error, "NOT_FOUND")) return "none";
+    throw error;
+  }
+}
+
+/**
+ * Whether the schema in force has exactly the definitions of `schema` (comments and layout aside). Rules
+ * are compared by name only, so a schema with rules never counts as the same.
+ */
+function sameDefinitions(current: { text?: string } | "none" | undefined, schema: CompiledSchema): boolean {
+  if (current === undefined || current === "none" || current.text === undefined) return false;
+  if (schema.rules.size > 0) return false;
+  const inForce = compileSchema(current.text);
+  return inForce.rules.size === 0 && schemaDiff(inForce, schema).length === 0;
+}
+
+async function confirmSchemaChange(
+  manifest: Manifest,
+  schema: CompiledSchema,
+  current: { text?: string } | "none" | undefined,
+  policy: SchemaChangePolicy | undefined,
+): Promise<void> {
+  const file = manifest.schema?.path ?? "schema";
+  if (!policy?.allow) {
+    throw new AppError(
+      "FORBIDDEN",
+      `schema (${file}) is not the schema in force, and ingest does not change the schema in force unless ` +
+        "told to (--write-schema, which shows the difference of permissions and asks); nothing was written",
+    );
+  }
+  if (!policy.confirm) return;
+  let before: CompiledSchema | undefined;
+  let note: string | undefined;
+  if (current === undefined || current === "none")
+    note = "no schema is in force yet: every definition is new";
+  else if (current.text === undefined) {
+    note = "the authorizer does not give back the text of the schema in force: the new schema is shown whole";
+  } else before = compileSchema(current.text);
+  const lines = schemaDiff(before, schema);
+  if (!(await policy.confirm({ path: file, lines, ...(note ? { note } : {}) }))) {
+    throw new AppError("FORBIDDEN", `the change of schema (${file}) was not confirmed; nothing was written`);
+  }
+}
+
+/**
+ * Problems with relationships-file tuples that write outside the manifest: only its documents and their
+ * sections are the manifest's to declare. A tuple such as `collection:executive#viewer@team:customers#member`
+ * would grant on something the manifest's author does not own.
+ */
+function relationshipScopeProblems(manifest: Manifest): string[] {
+  const documents = new Set(manifest.documents.map((document) => document.id));
+  const sections = new Set(manifest.documents.flatMap((document) => document.sections.map((s) => s.id)));
+  const problems: string[] = [];
+  manifest.relationships.forEach((tuple, index) => {
+    const { type, id } = tuple.entity;
+    const own =
+      (type === DOCUMENT_ENTITY && documents.has(id)) ||
+      // A section's document is the manifest entry's to declare, not the file's.
+      (type === SECTION_ENTITY && sections.has(id) && tuple.relation !== "document");
+    if (!own) {
+      problems.push(
+        `relationships[${index}]: writes on ${type}:${id}, which is not a document or section of this manifest ` +
+          "(an operator may allow it with --allow-any-relationships)",
+      );
+    }
+  });
+  return problems;
+}
+
+/**
+ * Problems with manifest entries that would take over what the authorizer says belongs to another: a
+ * section id attached to another document (re-attaching it would show that document's restricted text
+ * to whoever may read this one), or a document owned by someone else (unless `allowOwnerChange`).
+ */
+async function takeoverProblems(
+  manifest: Manifest,
+  authorizer: Authorizer,
+  schema: CompiledSchema,
+  allowOwnerChange: boolean,
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const document of manifest.documents) {
+    const label = documentLabel(document);
+    if (!allowOwnerChange) {
+      const owners = await readAllRelationships(authorizer, {
+        entity: { type: DOCUMENT_ENTITY, ids: [document.id] },
+        relation: "owner",
+      });
+      const declared = formatSubject(document.owner);
+      const others = owners
+        .map((tuple) => formatSubject(tuple.subject))
+        .filter((owner) => owner !== declared);
+      if (others.length > 0) {
+        problems.push(
+          `${label}.owner: document ${document.id} is owned by ${others.join(", ")}; a manifest does not change ` +
+            "a document's owner (an operator may allow it with --allow-owner-change)",
+        );
+      }
+    }
+    if (document.sections.length === 0 || !schema.entities.has(SECTION_ENTITY)) continue;
+    const attached = await readAllRelationships(authorizer, {
+      entity: { type: SECTION_ENTITY, ids: document.sections.map((section) => section.id) },
+      relation: "document",
+    });
+    for (const tuple of attached) {
+      if (tuple.subject.type === DOCUMENT_ENTITY && tuple.subject.id === document.id) continue;
+      const index = document.sections.findIndex((section) => section.id === tuple.entity.id);
+      problems.push(
+        `${label}.sections[${index}].id: section ${tuple.entity.id} belongs to ${tuple.subject.type}:${tuple.subject.id}; ` +
+          "a manifest cannot take another document's section (choose another id)",
+      );
+    }
+  }
+  return problems;
 }
 
 type PreparedDocument = { readonly blocks: readonly SectionedBlock[] } | { readonly error: unknown };
@@ -189,13 +403,21 @@ type PreparedDocument = { readonly blocks: readonly SectionedBlock[] } | { reado
  * (reported later); a section that does not fit its document is a manifest problem (added to `problems`).
  */
 async function prepareDocuments(
-  documents: readonly ManifestDocument[],
+  manifest: Manifest,
+  limits: IngestLimits,
   problems: string[],
 ): Promise<Map<string, PreparedDocument>> {
   const prepared = new Map<string, PreparedDocument>();
-  for (const document of documents) {
+  for (const document of manifest.documents) {
     try {
-      const structured = await loadDocument(document.absolutePath, document.path);
+      // Confined again as it is opened: a link swapped in since the manifest was checked is not followed.
+      const bytes = await readConfinedFile(
+        manifest.folder,
+        document.path,
+        document.path,
+        limits.maxFileBytes,
+      );
+      const structured = await parseDocument(bytes, document.absolutePath, document.path);
       const placement = placeSections(document, structured);
       if (placement.ok) prepared.set(document.id, { blocks: placement.blocks });
       else problems.push(...placement.problems);
@@ -212,6 +434,7 @@ interface DocumentContext {
   readonly embedder: Embedder;
   readonly chunking: ChunkingOptions;
   readonly batchSize: number;
+  readonly maxChunks: number;
   /** Without a `section` entity there are no section relationships to read. */
   readonly schemaHasSections: boolean;
   readonly fileTuples: readonly Tuple[];
@@ -239,6 +462,12 @@ async function ingestDocument(
   );
   if (chunks.length === 0) {
     throw new AppError("BAD_REQUEST", "no text to index (a scanned PDF needs text recognition first)");
+  }
+  if (chunks.length > context.maxChunks) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `${chunks.length} chunks, more than the limit of ${context.maxChunks} per document (INGEST_MAX_CHUNKS_PER_DOCUMENT)`,
+    );
   }
 
   const sync = await planRelationshipSync(document, context);

@@ -4,6 +4,10 @@
  * that can be checked without the documents' contents or the authorizer, and reports every problem at
  * once, each with its field path and document id, so one run shows everything to fix.
  *
+ * Every file the manifest names (documents, schema, relationships) must resolve inside the manifest's
+ * folder after following symbolic links (confined-files.ts); problems quote positions and field names,
+ * never the content of the files read.
+ *
  * Format (paths relative to the manifest file):
  *
  *   schema: schema.perm                 # optional: a Permify schema that ingest writes to the authorizer
@@ -21,13 +25,14 @@
  *           heading: Legal hold procedure
  *           audience: [team:legal#member]
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { z } from "zod";
 import { isValidId, type Subject, type Tuple } from "../src/core/authz-model.ts";
 import { AppError } from "../src/core/errors.ts";
 import { parseSubject, parseTuple } from "../src/core/permify-notation.ts";
+import { readConfinedFile, resolveInside } from "./confined-files.ts";
 import { formatOf, SUPPORTED_EXTENSIONS } from "./loaders/load-document.ts";
 import type { DocumentFormat } from "./loaders/structured-document.ts";
 
@@ -61,6 +66,8 @@ export interface ManifestDocument {
 export interface Manifest {
   /** The manifest file as it was named to the loader. */
   readonly path: string;
+  /** The folder every file the manifest names must lie in: the manifest's own. */
+  readonly folder: string;
   /** The schema the manifest names, to be written to the authorizer. */
   readonly schema?: { readonly path: string; readonly text: string };
   /** The tuples of the manifest's relationships file, in file order (empty without one). */
@@ -95,12 +102,20 @@ export function invalidManifest(
   return new AppError("BAD_REQUEST", lines.join("\n"), cause === undefined ? undefined : { cause });
 }
 
+/** The largest manifest, schema or relationships file read, unless the caller says otherwise. */
+export const DEFAULT_MAX_MANIFEST_FILE_BYTES = 10 * 1024 * 1024;
+
 /**
  * Reads and checks the manifest, its schema file and its relationships file. Throws one `BAD_REQUEST`
- * listing every problem (see `invalidManifest`); reads nothing but these files.
+ * listing every problem (see `invalidManifest`); reads nothing but these files, each at most `maxFileBytes`.
  */
-export async function loadManifest(manifestPath: string): Promise<Manifest> {
-  const text = await readText(manifestPath, manifestPath);
+export async function loadManifest(
+  manifestPath: string,
+  options: { readonly maxFileBytes?: number } = {},
+): Promise<Manifest> {
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_MANIFEST_FILE_BYTES;
+  const folder = path.dirname(manifestPath);
+  const text = await readManifestFile(manifestPath, maxFileBytes);
   const problems: string[] = [];
   const raw = parseYaml(text, manifestPath);
   const parsed = manifestSchema.safeParse(raw);
@@ -110,7 +125,6 @@ export async function loadManifest(manifestPath: string): Promise<Manifest> {
       parsed.error.issues.map((issue) => `${formatIssuePath(issue.path, raw)}: ${issue.message}`),
     );
   }
-  const directory = path.dirname(manifestPath);
   const documents = parsed.data.documents.map((document, index): ManifestDocument => {
     const label = documentLabel({ index, id: document.id });
     const format = formatOf(document.path) as DocumentFormat; // the schema only lets supported names through
@@ -129,7 +143,7 @@ export async function loadManifest(manifestPath: string): Promise<Manifest> {
     return {
       id: document.id,
       path: document.path,
-      absolutePath: path.resolve(directory, document.path),
+      absolutePath: path.resolve(folder, document.path),
       format,
       title: document.title,
       collection: document.collection,
@@ -147,23 +161,34 @@ export async function loadManifest(manifestPath: string): Promise<Manifest> {
   });
   problems.push(...duplicateIdProblems(documents));
 
+  // Every path is confined to the manifest's folder, links followed, before anything is read.
+  const confinedDocuments: ManifestDocument[] = [];
+  for (const document of documents) {
+    const confined = await resolveInside(folder, document.path);
+    if (confined.ok) confinedDocuments.push({ ...document, absolutePath: confined.path });
+    else {
+      problems.push(`${documentLabel(document)}.path: ${confined.why}`);
+      confinedDocuments.push(document);
+    }
+  }
+
   const schemaFile = parsed.data.schema;
-  const schema =
-    schemaFile === undefined
-      ? undefined
-      : await readText(path.resolve(directory, schemaFile), `schema (${schemaFile})`).then(
-          (schemaText) => ({ path: schemaFile, text: schemaText }),
-          (error: unknown) => {
-            problems.push(messageOf(error));
-            return undefined;
-          },
-        );
+  let schema: { path: string; text: string } | undefined;
+  if (schemaFile !== undefined) {
+    try {
+      const name = `schema (${schemaFile})`;
+      const bytes = await readConfinedFile(folder, schemaFile, name, maxFileBytes);
+      schema = { path: schemaFile, text: decodeText(bytes, name) };
+    } catch (error) {
+      problems.push(messageOf(error));
+    }
+  }
 
   const relationshipsFile = parsed.data.relationships;
   let relationships: Tuple[] = [];
   if (relationshipsFile !== undefined) {
     try {
-      relationships = await loadRelationships(path.resolve(directory, relationshipsFile), relationshipsFile);
+      relationships = await loadRelationships(folder, relationshipsFile, maxFileBytes);
     } catch (error) {
       problems.push(messageOf(error));
     }
@@ -172,10 +197,11 @@ export async function loadManifest(manifestPath: string): Promise<Manifest> {
   if (problems.length > 0) throw invalidManifest(manifestPath, problems);
   return {
     path: manifestPath,
+    folder,
     ...(schema ? { schema } : {}),
     relationships,
     ...(relationshipsFile === undefined ? {} : { relationshipsPath: relationshipsFile }),
-    documents,
+    documents: confinedDocuments,
   };
 }
 
@@ -203,15 +229,21 @@ function duplicateIdProblems(documents: readonly ManifestDocument[]): string[] {
   return problems;
 }
 
-/** A relationships file: `relationships:` a list of tuples in Permify notation. */
-async function loadRelationships(filePath: string, name: string): Promise<Tuple[]> {
-  const raw = parseYaml(await readText(filePath, `relationships (${name})`), `relationships (${name})`);
+/**
+ * A relationships file: `relationships:` a list of tuples in Permify notation. Problems name the position
+ * (`relationships[3]`) and what is wrong, never the text found there: a manifest that names a credentials
+ * file as its relationships must not get its content printed back.
+ */
+async function loadRelationships(folder: string, relative: string, maxFileBytes: number): Promise<Tuple[]> {
+  const name = `relationships (${relative})`;
+  const bytes = await readConfinedFile(folder, relative, name, maxFileBytes);
+  const raw = parseYaml(decodeText(bytes, name), name);
   const parsed = relationshipsSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
-      (issue) => `${formatIssuePath(issue.path, raw)}: ${issue.message}`,
+      (issue) => `${formatIssuePath(issue.path, raw)}: ${withoutQuotedText(issue.message)}`,
     );
-    throw new AppError("BAD_REQUEST", `relationships (${name}): ${problems.join("; ")}`);
+    throw new AppError("BAD_REQUEST", `${name}: ${problems.join("; ")}`);
   }
   const problems: string[] = [];
   const tuples: Tuple[] = [];
@@ -219,36 +251,84 @@ async function loadRelationships(filePath: string, name: string): Promise<Tuple[
     try {
       tuples.push(parseTuple(text));
     } catch (error) {
-      problems.push(`relationships[${index}]: ${messageOf(error)}`);
+      problems.push(
+        `relationships[${index}]: ${withoutQuotedText(messageOf(error))} (expected entity:id#relation@subject:id)`,
+      );
     }
   }
-  if (problems.length > 0)
-    throw new AppError("BAD_REQUEST", `relationships (${name}): ${problems.join("; ")}`);
+  if (problems.length > 0) throw new AppError("BAD_REQUEST", `${name}: ${problems.join("; ")}`);
   return tuples;
 }
 
-async function readText(filePath: string, name: string): Promise<string> {
+/**
+ * A message with every quoted fragment cut out (`invalid tuple: "AKIA..."` becomes `invalid tuple`), for
+ * messages about files whose content must not be echoed.
+ */
+export function withoutQuotedText(message: string): string {
+  return message
+    .replace(/:\s*"[^"\n]*"\s*$/u, "")
+    .replace(/"[^"\n]*"/gu, "(…)")
+    .trim();
+}
+
+async function readManifestFile(manifestPath: string, maxFileBytes: number): Promise<string> {
   try {
-    return await readFile(filePath, "utf8");
+    const info = await stat(manifestPath);
+    if (!info.isFile()) throw new AppError("BAD_REQUEST", `${manifestPath}: not a regular file`);
+    if (info.size > maxFileBytes) {
+      throw new AppError(
+        "PAYLOAD_TOO_LARGE",
+        `${manifestPath}: the manifest is more than ${maxFileBytes} bytes`,
+      );
+    }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory"
-          : (code ?? "unknown error");
-    throw new AppError("BAD_REQUEST", `${name}: cannot read ${filePath} (${why})`, { cause: error });
+    if (error instanceof AppError) throw error;
+    throw new AppError("BAD_REQUEST", `${manifestPath}: cannot read the manifest (${describeCode(error)})`, {
+      cause: error,
+    });
+  }
+  // The manifest itself is the operator's to name; the folder it is in is the one others are confined to.
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(manifestPath);
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", `${manifestPath}: cannot read the manifest (${describeCode(error)})`, {
+      cause: error,
+    });
+  }
+  return decodeText(bytes, manifestPath);
+}
+
+function describeCode(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EISDIR"
+      ? "it is a directory"
+      : (code ?? "unknown error");
+}
+
+/** UTF-8 text, or an error naming the file (never its bytes). */
+function decodeText(bytes: Uint8Array, name: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new AppError("BAD_REQUEST", `${name}: not UTF-8 text`, { cause: error });
   }
 }
 
+/**
+ * YAML's own messages quote the offending lines; the error names only the position and the kind of
+ * mistake, so that a file named by mistake (a key, a password file) is not printed back.
+ */
 function parseYaml(text: string, name: string): unknown {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const [error] = document.errors;
   if (error) {
-    throw new AppError("BAD_REQUEST", `${name}: not valid YAML: ${error.message.trimEnd()}`, {
-      cause: error,
-    });
+    const offset = error.pos[0];
+    const before = text.slice(0, offset).split("\n");
+    const where = ` at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+    throw new AppError("BAD_REQUEST", `${name}: not valid YAML${where} (${error.code})`, { cause: error });
   }
   return document.toJS({ maxAliasCount: 1000 }) ?? {};
 }

@@ -12,6 +12,7 @@ import { createRemoteJWKSet } from "jose";
 import { type Logger, pino } from "pino";
 import { createJsonlAuditLog } from "./adapters/audit/jsonl-audit-log.ts";
 import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
+import { exposedDataPaths } from "./adapters/durable-files.ts";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "./adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "./adapters/offline/extractive-answerer.ts";
@@ -23,6 +24,7 @@ import {
   createScratchPermifyAuthorizer,
   type PermifyAuthorizerOptions,
 } from "./adapters/permify/permify-authorizer.ts";
+import { createPrometheusMetrics } from "./adapters/prometheus/prometheus-metrics.ts";
 import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
 import { type Application, createApplication } from "./app/application.ts";
 import { deriveContainerModel } from "./authz-schema/container-model.ts";
@@ -32,13 +34,14 @@ import { AppError, isAppError } from "./core/errors.ts";
 import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } from "./core/retrieval.ts";
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
-import { createMetrics, type Metrics } from "./http/metrics.ts";
+import { createMetricsApp } from "./http/metrics-app.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
 import type { AuditLog } from "./ports/audit-log.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
+import type { Metrics } from "./ports/telemetry.ts";
 import type { VectorStore } from "./ports/vector-store.ts";
 
 export interface Runtime {
@@ -209,13 +212,16 @@ export interface AppDeps {
   readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
   /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
   readonly retrieve?: Retrieve;
-  /** Where `/metrics` series are recorded (default: a registry of this app's own). */
+  /**
+   * Where the series are recorded (default: a registry of this app's own). They are served by the metrics
+   * listener (`createMetricsApp`), never by this app: they count what callers were refused.
+   */
   readonly metrics?: Metrics;
 }
 
 /** The retrieval engine, the application layer on it, and the HTTP surface on that. */
 export function composeApp(deps: AppDeps): { readonly app: App; readonly application: Application } {
-  const metrics = deps.metrics ?? createMetrics();
+  const metrics = deps.metrics ?? createPrometheusMetrics();
   const retrieve =
     deps.retrieve ??
     createRetrievalEngine({
@@ -246,13 +252,18 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
 }
 
 /**
- * The served app for a runtime: the configured identity, the container model the schema in force allows,
- * the audit log in the data directory. `close` releases what this opened (not the runtime).
+ * The served apps for a runtime: the public app with the configured identity, the container model the
+ * schema in force allows and the audit log in the data directory; and the metrics app for the internal
+ * listener. `close` releases what this opened (not the runtime).
  */
 export async function composeServedApp(
   runtime: Runtime,
   logger: Logger,
-): Promise<{ readonly app: App; close(): Promise<void> }> {
+): Promise<{
+  readonly app: App;
+  readonly metricsApp: ReturnType<typeof createMetricsApp>;
+  close(): Promise<void>;
+}> {
   const { config } = runtime;
   const identity = await tokenVerification(config.auth, config.dataDir, logger);
   const containers = await containerModelFor(runtime);
@@ -266,6 +277,8 @@ export async function composeServedApp(
     logger.warn({ reason: containers.reason }, "the container pre-filter is off");
   }
   const auditLog = await createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
+  warnIfDataDirectoryIsExposed(config.dataDir, logger);
+  const metrics = createPrometheusMetrics({ defaultMetrics: true });
   const { app } = composeApp({
     authorizer: runtime.authorizer,
     vectorStore: runtime.vectorStore,
@@ -280,10 +293,23 @@ export async function composeServedApp(
       budget: config.retrieval.scanBudget,
       containerModel: containers.model,
     },
-    metrics: createMetrics({ defaultMetrics: true }),
+    metrics,
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
   });
-  return { app, close: () => auditLog.close() };
+  return { app, metricsApp: createMetricsApp(metrics), close: () => auditLog.close() };
+}
+
+/**
+ * The data directory holds every document's text, who may read what and the audit trail. Files made by
+ * this version are 0600 in 0700 directories; older ones, or a directory made by hand, may not be.
+ */
+function warnIfDataDirectoryIsExposed(dataDir: string, logger: Logger): void {
+  const exposed = exposedDataPaths(dataDir);
+  if (exposed.length === 0) return;
+  logger.warn(
+    { dataDir, exposed: exposed.slice(0, 20), more: Math.max(0, exposed.length - 20) },
+    "the data directory can be read by other users of this host; run chmod -R go-rwx on it",
+  );
 }
 
 export function createLogger(config: Config): Logger {
@@ -314,6 +340,15 @@ async function tokenVerification(
   dataDir: string,
   logger: Logger,
 ): Promise<{ verifier: TokenVerifier; jwks?: { keys: readonly object[] } }> {
+  if (auth.mode === "unset") {
+    throw new AppError(
+      "BAD_REQUEST",
+      "AUTH_ISSUER: required to serve (with AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM); for a demo on this " +
+        "machine only, set AUTH_MODE=demo",
+    );
+  }
+  const maxLifetime =
+    auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {};
   if (auth.mode === "demo") {
     const identity = await loadDemoIdentity(dataDir);
     logger.warn(
@@ -328,6 +363,7 @@ async function tokenVerification(
         algorithms: [DEMO_ALGORITHM],
         key: identity.publicKey,
         clockToleranceSeconds: auth.clockToleranceSeconds,
+        ...maxLifetime,
       }),
       jwks: identity.jwks,
     };
@@ -343,6 +379,7 @@ async function tokenVerification(
       algorithms: auth.algorithms,
       key,
       clockToleranceSeconds: auth.clockToleranceSeconds,
+      ...maxLifetime,
     }),
   };
 }

@@ -25,6 +25,12 @@ const optionalText = z
   .transform((value) => (value === "" ? undefined : value))
   .optional();
 
+/** The metrics listener's port unless METRICS_PORT says otherwise (the Prometheus exporters' range). */
+export const DEFAULT_METRICS_PORT = 9464;
+
+/** A day: the longest `clearance token --ttl`; an identity provider's access tokens are usually far shorter. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+
 /** Permify's rule for tenant ids (and entity ids). */
 const PERMIFY_ID = /^[a-zA-Z0-9_\-@.:+]{1,128}$/;
 
@@ -37,6 +43,17 @@ const environmentSchema = z.object({
   HOST: z.string().trim().min(1).default("127.0.0.1"),
   PORT: integer(8080, 0, 65_535),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NODE_ENV: optionalText,
+  METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  METRICS_PORT: z
+    .string()
+    .trim()
+    .default(String(DEFAULT_METRICS_PORT))
+    .pipe(z.union([z.literal("off"), z.string().regex(/^\d+$/, 'a port number or "off"')]))
+    .transform((value) => (value === "off" ? value : Number(value)))
+    .pipe(z.union([z.literal("off"), z.number().int().max(65_535)])),
+  AUTH_MODE: optionalText.pipe(z.enum(["issuer", "demo"]).optional()),
+  AUTH_DEMO_ALLOW_UNSAFE: optionalText.pipe(z.enum(["true", "false"]).optional()),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: z.string().trim().min(1).default("clearance"),
   AUTH_ALGORITHMS: z
@@ -47,6 +64,7 @@ const environmentSchema = z.object({
   AUTH_JWKS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   AUTH_PUBLIC_KEY_PEM: optionalText,
   AUTH_CLOCK_TOLERANCE_SECONDS: integer(30, 0, 300),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: integer(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 0, 30 * 24 * 3600),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default("text-embedding-3-small"),
@@ -88,6 +106,8 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,255}$/, "must be letters, digits, _, . or -")
     .default("clearance"),
   QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
+  INGEST_MAX_FILE_BYTES: integer(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -105,7 +125,15 @@ export function processEnvironment(): Environment {
 
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 
-/** Where verification keys come from. Demo mode signs and verifies with a key kept in the data directory. */
+/**
+ * Where verification keys come from.
+ * - `issuer`: the bank's identity provider (AUTH_ISSUER with AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM).
+ * - `demo` (only with AUTH_MODE=demo): clearance signs and verifies its own tokens with a key kept in the
+ *   data directory, so anyone who can read that directory, or run `clearance token` against it, can be
+ *   anyone. Refused off loopback and under NODE_ENV=production unless AUTH_DEMO_ALLOW_UNSAFE=true.
+ * - `unset`: neither was asked for. Commands that serve nobody (ingest, grant, ...) run; `serve` and
+ *   `demo` refuse to start, so that a forgotten AUTH_ISSUER never falls back to demo identity.
+ */
 export type AuthConfig =
   | {
       readonly mode: "issuer";
@@ -114,12 +142,16 @@ export type AuthConfig =
       readonly algorithms: readonly SignatureAlgorithm[];
       readonly keys: { readonly jwksUrl: string } | { readonly publicKeyPem: string };
       readonly clockToleranceSeconds: number;
+      /** 0: no maximum. */
+      readonly maxTokenLifetimeSeconds: number;
     }
   | {
       readonly mode: "demo";
       readonly audience: string;
       readonly clockToleranceSeconds: number;
-    };
+      readonly maxTokenLifetimeSeconds: number;
+    }
+  | { readonly mode: "unset" };
 
 export interface ModelConfig {
   readonly apiKey: string;
@@ -156,6 +188,11 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /**
+   * The metrics listener (`GET /metrics`), apart from the public one: its series count what every caller
+   * was refused, which no caller may see. Absent with METRICS_PORT=off.
+   */
+  readonly metrics?: { readonly host: string; readonly port: number };
   readonly auth: AuthConfig;
   /** Absent: the offline embedder and extractive answerer. */
   readonly openai?: ModelConfig;
@@ -169,6 +206,8 @@ export interface Config {
   };
   readonly authz: AuthzConfig;
   readonly vectors: VectorsConfig;
+  /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
+  readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -195,6 +234,9 @@ export function loadConfig(env: Environment): Config {
   if (e.RETRIEVAL_DEFAULT_K > e.RETRIEVAL_MAX_K) {
     problems.push("RETRIEVAL_DEFAULT_K: must not exceed RETRIEVAL_MAX_K");
   }
+  if (e.METRICS_PORT !== "off" && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    problems.push("METRICS_PORT: must differ from PORT (metrics have a listener of their own)");
+  }
   const auth = authConfig(e, problems);
   const authz = authzConfig(e, problems);
   const vectors = vectorsConfig(e, problems);
@@ -206,6 +248,7 @@ export function loadConfig(env: Environment): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    ...(e.METRICS_PORT === "off" ? {} : { metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT } }),
     auth: auth as AuthConfig,
     ...(e.OPENAI_API_KEY === undefined
       ? {}
@@ -232,6 +275,7 @@ export function loadConfig(env: Environment): Config {
     },
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
+    ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
   };
 }
 
@@ -285,18 +329,60 @@ function authzConfig(e: z.infer<typeof environmentSchema>, problems: string[]): 
   };
 }
 
+/**
+ * Loopback addresses and names: a listener there is reachable from this machine only. Anything else
+ * (0.0.0.0, ::, a LAN address, a host name) may be reachable from the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return (
+    bare === "localhost" ||
+    bare === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) ||
+    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+  );
+}
+
 function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AuthConfig | undefined {
   const keySources = [e.AUTH_JWKS_URL, e.AUTH_PUBLIC_KEY_PEM].filter((value) => value !== undefined);
-  if (e.AUTH_ISSUER === undefined) {
-    // Keys without an issuer would silently run demo identity in what was meant to be production.
+  const mode = e.AUTH_MODE ?? (e.AUTH_ISSUER === undefined ? undefined : "issuer");
+  if (mode === undefined) {
+    // Keys without an issuer would mean a production identity was meant and half configured.
     if (keySources.length > 0) {
       problems.push("AUTH_ISSUER: required when AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM is set");
+    }
+    return { mode: "unset" };
+  }
+  if (mode === "demo") {
+    if (e.AUTH_ISSUER !== undefined || keySources.length > 0) {
+      problems.push(
+        "AUTH_MODE: demo contradicts AUTH_ISSUER, AUTH_JWKS_URL and AUTH_PUBLIC_KEY_PEM (unset them, or AUTH_MODE=issuer)",
+      );
+    }
+    // Demo identity lets whoever reaches the data directory mint any user: one machine, one person.
+    if (e.AUTH_DEMO_ALLOW_UNSAFE !== "true") {
+      if (e.NODE_ENV === "production") {
+        problems.push(
+          "AUTH_MODE: demo identity is refused with NODE_ENV=production (set AUTH_ISSUER and its keys; " +
+            "AUTH_DEMO_ALLOW_UNSAFE=true overrides, never in production)",
+        );
+      }
+      if (!isLoopbackHost(e.HOST)) {
+        problems.push(
+          `AUTH_MODE: demo identity listens on loopback only, not HOST=${e.HOST} (AUTH_DEMO_ALLOW_UNSAFE=true overrides)`,
+        );
+      }
     }
     return {
       mode: "demo",
       audience: e.AUTH_AUDIENCE,
       clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
+      maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
     };
+  }
+  if (e.AUTH_ISSUER === undefined) {
+    problems.push("AUTH_ISSUER: required when AUTH_MODE=issuer");
+    return undefined;
   }
   if (keySources.length !== 1) {
     problems.push("AUTH_JWKS_URL: exactly one of AUTH_JWKS_URL and AUTH_PUBLIC_KEY_PEM must be set");
@@ -313,5 +399,6 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
         : // Platforms that cannot hold multi-line values pass a PEM with literal \n.
           { publicKeyPem: (e.AUTH_PUBLIC_KEY_PEM as string).replaceAll("\\n", "\n") },
     clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
+    maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
   };
 }

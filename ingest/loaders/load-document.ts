@@ -24,10 +24,10 @@ export function formatOf(filePath: string): DocumentFormat | undefined {
 /**
  * Loads `filePath`. Errors are `BAD_REQUEST` AppErrors whose message starts with `name` (default: the
  * path) and a colon, so that a report can show the path a person wrote rather than a resolved one.
+ * Ingest reads a manifest's files with `readConfinedFile` and hands the bytes to `parseDocument`.
  */
 export async function loadDocument(filePath: string, name: string = filePath): Promise<StructuredDocument> {
-  const format = formatOf(filePath);
-  if (!format) {
+  if (!formatOf(filePath)) {
     throw new AppError(
       "BAD_REQUEST",
       `${name}: unsupported file type (expected ${SUPPORTED_EXTENSIONS.join(", ")})`,
@@ -40,6 +40,22 @@ export async function loadDocument(filePath: string, name: string = filePath): P
     throw new AppError("BAD_REQUEST", `${name}: cannot read the file (${describeIoError(error)})`, {
       cause: error,
     });
+  }
+  return parseDocument(bytes, filePath, name);
+}
+
+/** Parses a document's bytes by the extension of `filePath`; errors start with `name`, as `loadDocument`'s. */
+export async function parseDocument(
+  bytes: Buffer,
+  filePath: string,
+  name: string = filePath,
+): Promise<StructuredDocument> {
+  const format = formatOf(filePath);
+  if (!format) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `${name}: unsupported file type (expected ${SUPPORTED_EXTENSIONS.join(", ")})`,
+    );
   }
   switch (format) {
     case "markdown":

@@ -3,7 +3,7 @@
  * type (and `#relation`) is one the relation allows, an entity is never its own subject, the attribute
  * exists with the value's type, and every name and id follows Permify's patterns.
  */
-import { type Attribute, isValidId, isValidName, type Tuple } from "../core/authz-model.ts";
+import { type Attribute, isValidId, isValidName, type Tuple, wildcardProblem } from "../core/authz-model.ts";
 import { AppError } from "../core/errors.ts";
 import { formatAttribute, formatTuple } from "../core/permify-notation.ts";
 import type { CompiledSchema } from "./schema-compiler.ts";
@@ -18,6 +18,8 @@ export function validateTuple(schema: CompiledSchema, tuple: Tuple): void {
   for (const id of [entity.id, subject.id]) {
     if (!isValidId(id)) throw fail(`"${id}" is not a valid id (A-Z a-z 0-9 _ - @ . : + only, at most 128)`);
   }
+  const wildcard = wildcardProblem(tuple);
+  if (wildcard) throw fail(wildcard);
   const definition = schema.entities.get(entity.type);
   if (!definition) throw fail(`entity type "${entity.type}" is not defined in the schema`);
   const relationDefinition = definition.relations.get(relation);

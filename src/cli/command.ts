@@ -29,6 +29,11 @@ export interface CliDeps {
   readonly openAuthorizer?: () => Promise<Authorizer>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
   readonly stop?: AbortSignal;
+  /**
+   * Asks a person a question and resolves their answer, or undefined when there is nobody to ask (stdin is
+   * not a terminal). Default: the terminal, when stdin is one.
+   */
+  readonly prompt?: (question: string) => Promise<string | undefined>;
 }
 
 export interface CliCommand {
@@ -79,4 +84,21 @@ export function describeAuthorizer(config: Config): string {
   return config.authz.kind === "permify"
     ? `Permify tenant ${config.authz.tenant} at ${config.authz.endpoint}`
     : `the embedded authorizer in ${config.dataDir}`;
+}
+
+/**
+ * The terminal as a prompt, or undefined when stdin is not a terminal: a confirmation piped in from a file
+ * or a script is no confirmation (such callers pass `--yes`).
+ */
+export function terminalPrompt(): ((question: string) => Promise<string | undefined>) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (question) => {
+    const { createInterface } = await import("node:readline/promises");
+    const reader = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await reader.question(question);
+    } finally {
+      reader.close();
+    }
+  };
 }

@@ -30,6 +30,7 @@ export const demoCommand: CliCommand = {
       io.stdout(
         "  Ingests fixtures/manifest.yaml into CLEARANCE_DATA_DIR when it holds no documents, then serves.",
       );
+      io.stdout("  Needs AUTH_MODE=demo (npm start sets it): demo identity, on loopback only.");
       return EXIT_OK;
     }
     if (args.length > 0) {
@@ -51,6 +52,11 @@ export const demoCommand: CliCommand = {
           authorizer: runtime.authorizer,
           vectorStore: runtime.vectorStore,
           embedder: runtime.embedder,
+          // The bank's own fixture into an empty data directory, asked for by running the demo: its schema
+          // and its team, customer and collection relationships are the operator's.
+          schemaChange: { allow: true },
+          relationshipScope: "any",
+          limits: runtime.config.ingest,
           onProgress: (document) =>
             document.status === "failed"
               ? io.stderr(`  failed ${document.path}: ${document.error}`)
@@ -58,14 +64,15 @@ export const demoCommand: CliCommand = {
         });
         const chunks = report.documents.reduce((sum, document) => sum + document.chunks, 0);
         io.stdout(`Ingested ${report.documents.length - report.failed} documents (${chunks} chunks).`);
-        if (report.failed > 0)
+        if (report.failed > 0) {
           throw new AppError("INTERNAL", `${report.failed} fixture documents failed to ingest`);
+        }
       },
-      (url) => {
+      (url, metricsUrl) => {
         const body = JSON.stringify({ query: DEMO_QUESTION, k: 4 });
         const ask = (tokenArgs: string) =>
           `    curl -s ${url}/v1/answer -H 'content-type: application/json' -d '${body}' ` +
-          `-H "authorization: Bearer $(npx clearance token ${tokenArgs} | tail -1)"`;
+          `-H "authorization: Bearer $(AUTH_MODE=demo npx clearance token ${tokenArgs} | tail -1)"`;
         io.stdout("");
         io.stdout(`clearance is serving on ${url} with demo identity (not for production).`);
         io.stdout(`Ask "${DEMO_QUESTION}" as different people; each gets only what they may read:`);
@@ -82,6 +89,7 @@ export const demoCommand: CliCommand = {
           }
         }
         io.stdout(`API description: ${url}/openapi.json. Stop with Ctrl-C.`);
+        if (metricsUrl) io.stdout(`Metrics (this machine only): ${metricsUrl}/metrics`);
       },
     );
   },

@@ -1,21 +1,49 @@
 /**
- * `clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]`: loads the documents a manifest
- * lists into the configured stores (see ingest/ingest.ts for the guarantees). One line per document as it
- * lands, failures on stderr, then a summary; exit 1 when any document failed or the manifest is invalid.
+ * `clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]]
+ * [--allow-any-relationships] [--allow-owner-change]`: loads the documents a manifest lists into the
+ * configured stores (see ingest/ingest.ts for the guarantees). One line per document as it lands, failures
+ * on stderr, then a summary; exit 1 when any document failed or the manifest is invalid or refused.
+ *
+ * The operator's direct mode, made safe against a hostile or mistaken manifest: the schema in force
+ * changes only with `--write-schema`, which prints the difference of permissions and asks on the terminal
+ * (without a terminal, `--yes` is the answer, and without it nothing is written); a relationships file
+ * writes beyond the manifest's own documents and sections only with `--allow-any-relationships`.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_CHUNKING } from "../../ingest/chunker.ts";
-import { type DocumentReport, type IngestReport, ingestManifest } from "../../ingest/ingest.ts";
+import {
+  type DocumentReport,
+  type IngestReport,
+  ingestManifest,
+  type SchemaChange,
+} from "../../ingest/ingest.ts";
 import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
-import { type CliCommand, type CliDeps, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
+import {
+  type CliCommand,
+  type CliDeps,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+  terminalPrompt,
+} from "./command.ts";
 
-const usage = "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]";
+const usage =
+  "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] " +
+  "[--allow-any-relationships] [--allow-owner-change]";
 
 const OPTION_HELP = [
   "--manifest <file>   the manifest (YAML) listing the documents, their owners and sections",
   `--chunk-size N      largest chunk in characters (default ${DEFAULT_CHUNKING.chunkSize}, at least 100)`,
   `--chunk-overlap N   characters a chunk repeats of the one before (default ${DEFAULT_CHUNKING.chunkOverlap})`,
+  "--write-schema      let the manifest's schema replace the schema in force: prints the difference of",
+  "                    permissions and asks for yes on the terminal",
+  "--yes               answer yes to that question (needed when stdin is not a terminal)",
+  "--allow-any-relationships  let the relationships file write on any entity, not only this manifest's",
+  "                    documents and sections (teams, customers, collections: an operator's decision)",
+  "--allow-owner-change        let the manifest give an existing document another owner",
+  "Limits: INGEST_MAX_FILE_BYTES and INGEST_MAX_CHUNKS_PER_DOCUMENT.",
   "Stores and models come from the environment; see the README's configuration table.",
 ];
 
@@ -52,6 +80,17 @@ export const ingestCommand: CliCommand = {
         embedder: runtime.embedder,
         chunking: parsed.chunking,
         onProgress: (document) => printProgress(document, deps),
+        limits: runtime.config.ingest,
+        relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
+        allowOwnerChange: parsed.allowOwnerChange,
+        ...(parsed.writeSchema
+          ? {
+              schemaChange: {
+                allow: true,
+                confirm: (change) => confirmSchemaChange(change, parsed.yes, deps),
+              },
+            }
+          : {}),
       });
       io.stdout(formatSummary(report));
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;
@@ -64,6 +103,31 @@ export const ingestCommand: CliCommand = {
     }
   },
 };
+
+/**
+ * Prints the difference of permissions, then asks. `--yes` answers for a script; with no terminal and no
+ * `--yes` the answer is no, since a piped "yes" proves nobody read the difference.
+ */
+async function confirmSchemaChange(change: SchemaChange, yes: boolean, deps: CliDeps): Promise<boolean> {
+  const { io } = deps;
+  io.stdout(
+    `The manifest's schema ${change.path} is not the schema in force. The difference of permissions:`,
+  );
+  if (change.note) io.stdout(`  (${change.note})`);
+  if (change.lines.length === 0)
+    io.stdout("  (none: the definitions differ only in ways that grant nothing new)");
+  for (const line of change.lines) io.stdout(line);
+  if (yes) return true;
+  const prompt = deps.prompt ?? terminalPrompt();
+  if (!prompt) {
+    io.stderr(
+      "clearance ingest: stdin is not a terminal, so nobody can confirm; add --yes to put this schema in force",
+    );
+    return false;
+  }
+  const answer = await prompt("Put this schema in force for the whole bank? Type yes to confirm: ");
+  return answer?.trim().toLowerCase() === "yes";
+}
 
 function printProgress(document: DocumentReport, deps: CliDeps): void {
   if (document.status === "failed") {
@@ -89,7 +153,14 @@ function plural(count: number, noun: string): string {
 }
 
 type IngestArgs =
-  | { manifest: string; chunking: { chunkSize?: number; chunkOverlap?: number } }
+  | {
+      manifest: string;
+      chunking: { chunkSize?: number; chunkOverlap?: number };
+      writeSchema: boolean;
+      yes: boolean;
+      allowAnyRelationships: boolean;
+      allowOwnerChange: boolean;
+    }
   | { problem: string }
   | { help: true };
 
@@ -98,6 +169,10 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
     manifest?: string | undefined;
     "chunk-size"?: string | undefined;
     "chunk-overlap"?: string | undefined;
+    "write-schema"?: boolean | undefined;
+    yes?: boolean | undefined;
+    "allow-any-relationships"?: boolean | undefined;
+    "allow-owner-change"?: boolean | undefined;
     help?: boolean | undefined;
   };
   let positionals: string[];
@@ -108,6 +183,10 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
         manifest: { type: "string" },
         "chunk-size": { type: "string" },
         "chunk-overlap": { type: "string" },
+        "write-schema": { type: "boolean" },
+        yes: { type: "boolean" },
+        "allow-any-relationships": { type: "boolean" },
+        "allow-owner-change": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -141,5 +220,14 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
       problem: `--chunk-overlap (${effectiveOverlap}) must be less than the chunk size (${effectiveSize})`,
     };
   }
-  return { manifest: values.manifest, chunking };
+  if (values.yes && !values["write-schema"])
+    return { problem: "--yes answers --write-schema's question; give both" };
+  return {
+    manifest: values.manifest,
+    chunking,
+    writeSchema: values["write-schema"] === true,
+    yes: values.yes === true,
+    allowAnyRelationships: values["allow-any-relationships"] === true,
+    allowOwnerChange: values["allow-owner-change"] === true,
+  };
 }

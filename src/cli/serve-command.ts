@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { openRuntime, type Runtime } from "../composition.ts";
-import { loadConfig, processEnvironment } from "../config.ts";
+import { type Config, loadConfig, processEnvironment } from "../config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
 import { createLogger, startServer } from "../server.ts";
 import {
@@ -34,9 +34,10 @@ export const serveCommand: CliCommand = {
       io.stderr(`clearance serve: unexpected arguments: ${args.join(" ")}`);
       return EXIT_USAGE;
     }
-    return serveUntilStopped(deps, "serve", requireSchemaInForce, (url) =>
-      io.stdout(`clearance is serving on ${url}`),
-    );
+    return serveUntilStopped(deps, "serve", requireSchemaInForce, (url, metricsUrl) => {
+      io.stdout(`clearance is serving on ${url}`);
+      io.stdout(metricsUrl ? `metrics for Prometheus on ${metricsUrl}/metrics` : "metrics are off");
+    });
   },
 };
 
@@ -86,16 +87,17 @@ export async function serveUntilStopped(
   deps: CliDeps,
   name: string,
   prepare: (runtime: Runtime) => Promise<void>,
-  announce: (url: string) => void = () => {},
+  announce: (url: string, metricsUrl?: string) => void = () => {},
 ): Promise<number> {
   const { io } = deps;
   let runtime: Runtime | undefined;
   try {
     const config = loadConfig(deps.env ?? processEnvironment());
+    requireIdentity(config);
     runtime = await (deps.openRuntime ?? (() => openRuntime(config)))();
     await prepare(runtime);
     const server = await startServer(runtime, createLogger(runtime.config));
-    announce(server.url);
+    announce(server.url, server.metricsUrl);
     await untilStopped(deps.stop);
     await server.close();
     return EXIT_OK;
@@ -104,6 +106,20 @@ export async function serveUntilStopped(
     return EXIT_FAILURE;
   } finally {
     await runtime?.close();
+  }
+}
+
+/**
+ * Serving needs an identity that was asked for: the bank's issuer, or demo identity by AUTH_MODE=demo.
+ * Checked before anything is opened or ingested, so a forgotten AUTH_ISSUER stops the start at once.
+ */
+function requireIdentity(config: Config): void {
+  if (config.auth.mode === "unset") {
+    throw new AppError(
+      "BAD_REQUEST",
+      "AUTH_ISSUER: required to serve (with AUTH_JWKS_URL or AUTH_PUBLIC_KEY_PEM); for a demo on this " +
+        "machine only, set AUTH_MODE=demo",
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `clearance token --sub <user> [--act <agent>]... [--ttl 15m]`: prints a demo token signed with the key in
  * the data directory, alone on the last line, so that `$(clearance token --sub maria | tail -1)` works.
+ * Only with AUTH_MODE=demo, which the configuration refuses off loopback and under NODE_ENV=production.
  */
 import { parseArgs } from "node:util";
 import { loadDemoIdentity } from "../adapters/demo-identity/demo-identity.ts";
@@ -34,10 +35,18 @@ export const tokenCommand: CliCommand = {
     try {
       const config = loadConfig(deps.env ?? processEnvironment());
       if (config.auth.mode !== "demo") {
+        // Demo tokens exist only where demo identity was asked for in so many words.
         io.stderr(
-          "clearance token: AUTH_ISSUER is set, so tokens come from that issuer; demo tokens are refused",
+          config.auth.mode === "issuer"
+            ? "clearance token: AUTH_ISSUER is set, so tokens come from that issuer; demo tokens are refused"
+            : "clearance token: demo tokens need AUTH_MODE=demo (demo identity, on this machine only)",
         );
         return EXIT_FAILURE;
+      }
+      const max = config.auth.maxTokenLifetimeSeconds;
+      if (max > 0 && parsed.ttlSeconds > max) {
+        io.stderr(`clearance token: --ttl exceeds AUTH_MAX_TOKEN_LIFETIME_SECONDS (${max})`);
+        return EXIT_USAGE;
       }
       const identity = await loadDemoIdentity(config.dataDir);
       const token = await identity.sign({

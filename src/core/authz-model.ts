@@ -110,3 +110,23 @@ export function isValidName(name: string): boolean {
 export function isValidId(id: string): boolean {
   return ID_PATTERN.test(id);
 }
+
+/** Permify's wildcard id: `user:*` would mean every user. */
+export const WILDCARD_ID = "*";
+
+/**
+ * Why `tuple` may not be written because it names a wildcard, or undefined. A wildcard subject
+ * (`collection:x#viewer@user:*`) would grant every user at once, and a wildcard entity would grant on
+ * every entity; Permify accepts a wildcard only where the schema declares one, and the schema language
+ * clearance runs (Permify v1.7) has no way to declare it, so both are refused before any write, by the
+ * embedded evaluator and by the Permify adapter alike.
+ */
+export function wildcardProblem(tuple: Tuple): string | undefined {
+  if (tuple.subject.id === WILDCARD_ID) {
+    return `the wildcard subject ${tuple.subject.type}:* is not allowed: the schema declares no wildcard for relation "${tuple.relation}" of "${tuple.entity.type}"`;
+  }
+  if (tuple.entity.id === WILDCARD_ID) {
+    return `the wildcard entity ${tuple.entity.type}:* is not allowed: relationships name one entity`;
+  }
+  return undefined;
+}

@@ -9,15 +9,13 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Application } from "../app/application.ts";
 import { publicMessage } from "../app/failures.ts";
-import type { Logger } from "../ports/telemetry.ts";
+import type { Logger, Metrics } from "../ports/telemetry.ts";
 import type { App, AppEnv } from "./app-env.ts";
 import { errorResponse } from "./error-response.ts";
-import type { Metrics } from "./metrics.ts";
 import { authenticate } from "./middleware/authenticate.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
-import { registerMetricsRoute } from "./routes/metrics-route.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
 import type { RequestLimits } from "./schemas.ts";
@@ -58,7 +56,6 @@ export function createHttpApp(deps: HttpAppDeps): App {
   app.use("/v1/*", authenticate(deps.tokenVerifier));
 
   registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
-  registerMetricsRoute(app, deps.metrics);
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
 

@@ -22,6 +22,11 @@ export interface TokenVerifierOptions {
   readonly algorithms: readonly string[];
   readonly key: JWTVerifyGetKey | KeyObject | CryptoKey;
   readonly clockToleranceSeconds: number;
+  /**
+   * The longest lifetime (`exp - iat`) accepted, in seconds. When set, a token without `iat` is refused
+   * too, since its lifetime cannot be known. Absent: no maximum.
+   */
+  readonly maxLifetimeSeconds?: number;
   /** The clock, injectable so that tests sign tokens at a fixed time. */
   readonly now?: () => Date;
 }
@@ -67,6 +72,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       } catch (error) {
         throw verificationError(error);
       }
+      checkLifetime(payload, options);
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) {
         throw new AppError("UNAUTHENTICATED", "the token's sub or act claim is malformed");
@@ -81,6 +87,29 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return { userId: claims.data.sub, agentIds };
     },
   };
+}
+
+/**
+ * jose checks `iat` only with `maxTokenAge` (the age since issue, not the lifetime), so the lifetime rules
+ * are here. A token issued in the future (beyond the clock tolerance) is refused: it is either forged
+ * ahead of time or from an issuer whose clock is wrong, and its real lifetime cannot be trusted. With a
+ * maximum lifetime, a token that does not say when it was issued, or that lives longer than the maximum
+ * (a token "valid until 2999" is a credential that cannot be revoked by expiry), is refused.
+ */
+function checkLifetime(payload: JWTPayload, options: TokenVerifierOptions): void {
+  const now = Math.floor((options.now?.() ?? new Date()).getTime() / 1000);
+  const { iat, exp } = payload;
+  if (iat !== undefined && iat > now + options.clockToleranceSeconds) {
+    throw new AppError("UNAUTHENTICATED", "the token's iat claim is in the future");
+  }
+  const max = options.maxLifetimeSeconds;
+  if (max === undefined) return;
+  if (iat === undefined) {
+    throw new AppError("UNAUTHENTICATED", "the token has no iat claim, so its lifetime cannot be checked");
+  }
+  if (exp === undefined || exp - iat > max) {
+    throw new AppError("UNAUTHENTICATED", `the token's lifetime exceeds the maximum of ${max} seconds`);
+  }
 }
 
 /** Maps jose's failures to one code; the message says which check failed, never the token. */

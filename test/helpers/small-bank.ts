@@ -10,10 +10,12 @@ import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embe
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
+import { createPrometheusMetrics } from "../../src/adapters/prometheus/prometheus-metrics.ts";
 import { type AppDeps, composeApp } from "../../src/composition.ts";
 import type { Chunk, ChunkMetadata } from "../../src/core/chunk.ts";
 import { parseTuple } from "../../src/core/permify-notation.ts";
 import type { App } from "../../src/http/app-env.ts";
+import { createMetricsApp } from "../../src/http/metrics-app.ts";
 import type { RequestLimits } from "../../src/http/schemas.ts";
 import type { AuditLog } from "../../src/ports/audit-log.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
@@ -101,6 +103,8 @@ function chunk(documentId: string, sectionId: string | undefined, title: string,
 
 export interface SmallBank {
   readonly app: App;
+  /** The metrics listener's app: the same series, served apart from `app` (as `clearance serve` does). */
+  readonly metricsApp: App;
   readonly authorizer: Authorizer;
   readonly vectorStore: VectorStore;
   readonly auditLog: ReturnType<typeof createMemoryAuditLog>;
@@ -159,7 +163,9 @@ export async function createSmallBank(
     probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
+  const metrics = createPrometheusMetrics();
   const { app } = composeApp({
+    metrics,
     authorizer: options.authorizer ?? authorizer,
     vectorStore: options.vectorStore ?? vectorStore,
     embedder,
@@ -170,7 +176,14 @@ export async function createSmallBank(
     retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
   });
-  return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };
+  return {
+    app,
+    metricsApp: createMetricsApp(metrics),
+    authorizer,
+    vectorStore,
+    auditLog,
+    modelCalls: () => calls,
+  };
 }
 
 /** `app.request` for a JSON POST with a bearer token. */

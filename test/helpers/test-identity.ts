@@ -15,6 +15,9 @@ const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256
 /** A second key pair the server does not trust, for bad-signature cases. */
 const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" });
 
+/** The longest token lifetime the test verifier accepts (`exp - iat`), as AUTH_MAX_TOKEN_LIFETIME_SECONDS. */
+export const TEST_MAX_LIFETIME_SECONDS = 3600;
+
 export const trustedPublicKey: KeyObject = publicKey;
 export const trustedPublicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
 
@@ -25,6 +28,7 @@ export function testTokenVerifier(): TokenVerifier {
     algorithms: ["ES256", "RS256"],
     key: createPublicKey(trustedPublicKeyPem),
     clockToleranceSeconds: 0,
+    maxLifetimeSeconds: TEST_MAX_LIFETIME_SECONDS,
     now: () => FIXED_NOW,
   });
 }
@@ -36,7 +40,8 @@ export interface TokenOptions {
   readonly agents?: readonly string[];
   readonly issuer?: string;
   readonly audience?: string;
-  readonly issuedAt?: number;
+  /** `null` leaves `iat` out. */
+  readonly issuedAt?: number | null;
   readonly notBefore?: number;
   readonly expiresAt?: number;
   readonly signWith?: "trusted" | "stranger";
@@ -56,8 +61,8 @@ export async function signTestToken(options: TokenOptions = {}): Promise<string>
     .setProtectedHeader({ alg: "ES256", typ: "JWT" })
     .setIssuer(options.issuer ?? TEST_ISSUER)
     .setAudience(options.audience ?? TEST_AUDIENCE)
-    .setIssuedAt(options.issuedAt ?? FIXED_NOW_SECONDS - 60)
     .setExpirationTime(options.expiresAt ?? FIXED_NOW_SECONDS + 600);
+  if (options.issuedAt !== null) jwt = jwt.setIssuedAt(options.issuedAt ?? FIXED_NOW_SECONDS - 60);
   if (options.sub !== null) jwt = jwt.setSubject(options.sub ?? "maria");
   if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
   return jwt.sign(options.signWith === "stranger" ? stranger.privateKey : privateKey);

@@ -102,6 +102,8 @@ async function openBank(backend: AuthorizerBackend, stores: VectorStoreBackend):
     opened = await stores.open("leak-table", embedder.dimensions);
     const vectorStore = opened.store;
     const report = await ingestManifest({
+      schemaChange: { allow: true },
+      relationshipScope: "any",
       manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
       authorizer,
       vectorStore,

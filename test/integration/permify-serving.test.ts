@@ -76,6 +76,8 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
     const embedder = createHashingEmbedder();
     vectorStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
     const report = await ingestManifest({
+      schemaChange: { allow: true },
+      relationshipScope: "any",
       manifestPath: path.join(repoRoot, "fixtures/manifest.yaml"),
       authorizer,
       vectorStore,

@@ -7,16 +7,68 @@ function problemsOf(env: Record<string, string>): string {
 }
 
 describe("loadConfig", () => {
-  it("runs with no environment at all: embedded defaults and demo identity", () => {
+  it("runs with no environment at all: embedded defaults, no identity (serving refuses), metrics on loopback", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       dataDir: ".clearance",
       host: "127.0.0.1",
       port: 8080,
-      auth: { mode: "demo", audience: "clearance" },
+      metrics: { host: "127.0.0.1", port: 9464 },
+      auth: { mode: "unset" },
       retrieval: { defaultK: 8, maxK: 50, queryMaxChars: 2000 },
     });
     expect(config.openai).toBeUndefined();
+  });
+
+  it("demo identity only with AUTH_MODE=demo, on loopback, outside production (issue 13, finding 3)", () => {
+    expect(loadConfig({ AUTH_MODE: "demo" }).auth).toMatchObject({
+      mode: "demo",
+      audience: "clearance",
+      maxTokenLifetimeSeconds: 86_400,
+    });
+    for (const host of ["localhost", "127.0.0.2", "::1", "[::1]"]) {
+      expect(loadConfig({ AUTH_MODE: "demo", HOST: host }).auth.mode, host).toBe("demo");
+    }
+    for (const host of ["0.0.0.0", "::", "10.0.0.5", "clearance.bank.example"]) {
+      expect(problemsOf({ AUTH_MODE: "demo", HOST: host }), host).toContain("AUTH_MODE");
+    }
+    expect(problemsOf({ AUTH_MODE: "demo", NODE_ENV: "production" })).toContain("NODE_ENV=production");
+    expect(
+      loadConfig({
+        AUTH_MODE: "demo",
+        NODE_ENV: "production",
+        HOST: "0.0.0.0",
+        AUTH_DEMO_ALLOW_UNSAFE: "true",
+      }).auth.mode,
+    ).toBe("demo");
+    expect(problemsOf({ AUTH_MODE: "demo", AUTH_ISSUER: "https://id.example" })).toContain("AUTH_MODE");
+    expect(problemsOf({ AUTH_MODE: "issuer" })).toContain("AUTH_ISSUER");
+    expect(problemsOf({ AUTH_MODE: "demo-please" })).toContain("AUTH_MODE");
+  });
+
+  it("metrics: their own port (or off), never the public one (issue 13, finding 2)", () => {
+    expect(loadConfig({ METRICS_PORT: "off" }).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_HOST: "0.0.0.0", METRICS_PORT: "9100" }).metrics).toEqual({
+      host: "0.0.0.0",
+      port: 9100,
+    });
+    expect(problemsOf({ PORT: "9000", METRICS_PORT: "9000" })).toContain("METRICS_PORT");
+    expect(problemsOf({ METRICS_PORT: "nine" })).toContain("METRICS_PORT");
+    expect(problemsOf({ METRICS_PORT: "70000" })).toContain("METRICS_PORT");
+  });
+
+  it("token lifetime: a maximum by default, configurable, 0 for none (issue 13, finding 6)", () => {
+    const base = { AUTH_ISSUER: "https://id.example", AUTH_JWKS_URL: "https://id.example/jwks" };
+    expect(loadConfig(base).auth).toMatchObject({ maxTokenLifetimeSeconds: 86_400 });
+    expect(loadConfig({ ...base, AUTH_MAX_TOKEN_LIFETIME_SECONDS: "900" }).auth).toMatchObject({
+      maxTokenLifetimeSeconds: 900,
+    });
+    expect(loadConfig({ ...base, AUTH_MAX_TOKEN_LIFETIME_SECONDS: "0" }).auth).toMatchObject({
+      maxTokenLifetimeSeconds: 0,
+    });
+    expect(problemsOf({ ...base, AUTH_MAX_TOKEN_LIFETIME_SECONDS: "-1" })).toContain(
+      "AUTH_MAX_TOKEN_LIFETIME_SECONDS",
+    );
   });
 
   it("uses an issuer with a JWKS URL or a PEM, and OpenAI-compatible models when a key is set", () => {

@@ -4,10 +4,11 @@
  * for production, and `serve` says so in its log.
  */
 import { randomUUID } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { AppError } from "../../core/errors.ts";
+import { createExclusively, makePrivateDirectory } from "../durable-files.ts";
 
 export const DEMO_ISSUER = "urn:clearance:demo";
 export const DEMO_ALGORITHM = "ES256";
@@ -78,17 +79,9 @@ export async function loadDemoIdentity(dataDir: string): Promise<DemoIdentity> {
 async function createKey(dir: string, path: string): Promise<JWK> {
   const { privateKey } = await generateKeyPair(DEMO_ALGORITHM, { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: DEMO_ALGORITHM };
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(jwk), { mode: 0o600 });
-  // Two processes starting at once may both create a key: link() publishes a complete file or fails with
-  // EEXIST, so exactly one key wins and both processes use it.
-  try {
-    await link(temporary, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  } finally {
-    await unlink(temporary);
-  }
+  makePrivateDirectory(dir);
+  // Two processes starting at once may both create a key: the exclusive create publishes a complete file
+  // (0600) or finds one there, so exactly one key wins and both processes use it.
+  createExclusively(path, JSON.stringify(jwk));
   return JSON.parse(await readFile(path, "utf8")) as JWK;
 }

@@ -1,26 +1,17 @@
 /**
  * Durable state of the embedded authorizer in the data directory:
- *   authz/schema.perm       the schema in force (replaced atomically: write to a temp file, rename)
+ *   authz/schema.perm       the schema in force (replaced atomically: temp file, fsync, rename, fsync dir)
  *   authz/snapshot.json     relationships and attributes up to a revision (written the same way)
  *   authz/journal.jsonl     one line per change after the snapshot, appended and fsynced
  * Changes are stored resolved (the exact tuples and attributes written or deleted), so replay does not
  * depend on filters or on the schema. A torn last line (a crash mid-append) was never acknowledged and
- * is dropped; a damaged line anywhere else stops the load rather than guess.
+ * is dropped; a damaged line anywhere else stops the load rather than guess. Files are created 0600 in a
+ * 0700 directory (durable-files.ts): who may read what is nobody else's business on the host.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  truncateSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, fsyncSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../../core/errors.ts";
+import { makePrivateDirectory, openPrivateForAppend, writeAtomically } from "../durable-files.ts";
 
 export interface Change {
   readonly revision: number;
@@ -46,7 +37,7 @@ export class AuthzDataDirectory {
 
   constructor(root: string) {
     this.dir = join(root, "authz");
-    mkdirSync(this.dir, { recursive: true });
+    makePrivateDirectory(this.dir);
   }
 
   readSchema(): string | undefined {
@@ -122,7 +113,7 @@ export class AuthzDataDirectory {
   }
 
   append(change: Change): void {
-    const fd = openSync(this.journalPath, "a");
+    const fd = openPrivateForAppend(this.journalPath);
     try {
       writeSync(fd, `${JSON.stringify(change)}\n`);
       fsyncSync(fd);
@@ -151,18 +142,6 @@ export class AuthzDataDirectory {
 }
 
 export class JournalRewritten extends Error {}
-
-function writeAtomically(path: string, text: string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, "w");
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
-}
 
 function parseJson(text: string, path: string): unknown {
   try {

@@ -12,7 +12,9 @@ import type {
   Tuple,
   TupleFilter,
 } from "../../core/authz-model.ts";
+import { wildcardProblem } from "../../core/authz-model.ts";
 import { AppError } from "../../core/errors.ts";
+import { formatTuple } from "../../core/permify-notation.ts";
 import {
   type Authorizer,
   type CheckOutcome,
@@ -364,6 +366,12 @@ class PermifyClientAuthorizer implements PermifyAuthorizer {
     const attributes = data.attributes ?? [];
     if (tuples.length === 0 && attributes.length === 0) {
       return { snapToken: this.newest.value ?? "" };
+    }
+    // Refused here, before the write: Permify v1.7 stores `user:*` as an id, and a later reading of it as
+    // "every user" would turn the grant into one for the whole bank.
+    for (const tuple of tuples) {
+      const wildcard = wildcardProblem(tuple);
+      if (wildcard) throw new AppError("DATA_INVALID", `relationship ${formatTuple(tuple)}: ${wildcard}`);
     }
     const response = await this.call(
       "write",

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { type Metrics, UNMATCHED_ROUTE } from "../../ports/telemetry.ts";
 import type { AppEnv } from "../app-env.ts";
-import { type Metrics, UNMATCHED_ROUTE } from "../metrics.ts";
 
 /** Times every request and counts it by matched route pattern, method and status. */
 export function requestMetrics(metrics: Metrics): MiddlewareHandler<AppEnv> {

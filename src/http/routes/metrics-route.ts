@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Metrics } from "../../ports/telemetry.ts";
 import type { App } from "../app-env.ts";
-import type { Metrics } from "../metrics.ts";
 
 /**
- * `GET /metrics`, without a token, like `/healthz`: the series carry counts, durations, route patterns,
- * strategies and upstream names, never a principal, a query or a document. Keep it on an internal network.
+ * `GET /metrics`, on the metrics listener only (see ../metrics-app.ts), never the public one: the series
+ * name no principal, query or document, but they count what callers were refused.
  */
 export function registerMetricsRoute(app: App, metrics: Metrics): void {
   app.openapi(
@@ -13,8 +13,8 @@ export function registerMetricsRoute(app: App, metrics: Metrics): void {
       path: "/metrics",
       summary: "Prometheus metrics: requests, retrieval strategies and costs, upstream failures",
       description:
-        "Prometheus text format 0.0.4. Needs no token and names no principal, query or document; serve it " +
-        "to the internal network only.",
+        "Prometheus text format 0.0.4, on the metrics listener (METRICS_HOST:METRICS_PORT) only. Names no " +
+        "principal, query or document.",
       responses: {
         200: {
           description: "The exposition text",

@@ -12,6 +12,9 @@ import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
 import { captureIo } from "../../helpers/cli-io.ts";
 
+/** The operator's flags: this corpus's manifest puts its schema in force and declares teams and collections. */
+const OPERATOR_FLAGS = ["--write-schema", "--yes", "--allow-any-relationships"];
+
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const BAD_PDFS = fileURLToPath(new URL("../../fixtures/bad-pdfs/", import.meta.url));
 
@@ -51,9 +54,17 @@ describe("clearance ingest", () => {
   it("prints one line per document and a summary, exits 0, and closes the runtime", async () => {
     const io = captureIo();
     const runtime = await memoryRuntime();
-    const code = await main(["ingest", "--manifest", manifest], { io, openRuntime: async () => runtime });
+    const code = await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], {
+      io,
+      openRuntime: async () => runtime,
+    });
     expect(io.err).toEqual([]);
-    expect(io.out).toEqual([
+    // A first run puts the manifest's schema in force: the difference is printed first (--write-schema --yes).
+    expect(io.out[0]).toBe(
+      "The manifest's schema schema.perm is not the schema in force. The difference of permissions:",
+    );
+    expect(io.out).toContain("    + permission view: document.view and audience");
+    expect(io.out.slice(-4)).toEqual([
       expect.stringMatching(/^ingested ops-handbook \(\d+ chunks\)$/),
       "ingested branch-notes (1 chunk)",
       expect.stringMatching(/^ingested credit-report \(\d+ chunks\)$/),
@@ -72,7 +83,7 @@ describe("clearance ingest", () => {
     const io = captureIo();
     const runtime = await memoryRuntime();
     const code = await main(
-      ["ingest", "--manifest", manifest, "--chunk-size", "200", "--chunk-overlap", "0"],
+      ["ingest", "--manifest", manifest, "--chunk-size", "200", "--chunk-overlap", "0", ...OPERATOR_FLAGS],
       {
         io,
         openRuntime: async () => runtime,
@@ -99,7 +110,12 @@ describe("clearance ingest", () => {
     );
     const io = captureIo();
     const runtime = await memoryRuntime();
-    expect(await main(["ingest", "--manifest", manifest], { io, openRuntime: async () => runtime })).toBe(1);
+    expect(
+      await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], {
+        io,
+        openRuntime: async () => runtime,
+      }),
+    ).toBe(1);
     expect(io.out).toEqual([]);
     expect(io.err).toEqual([
       `clearance ingest: manifest ${manifest} is invalid (1 problem):`,
@@ -112,9 +128,9 @@ describe("clearance ingest", () => {
   it("uses the configured data directory by default, and a second run is unchanged", async () => {
     const env = { CLEARANCE_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "silent" };
     const first = captureIo();
-    expect(await main(["ingest", "--manifest", manifest], { io: first, env })).toBe(0);
+    expect(await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], { io: first, env })).toBe(0);
     const second = captureIo();
-    expect(await main(["ingest", "--manifest", manifest], { io: second, env })).toBe(0);
+    expect(await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], { io: second, env })).toBe(0);
     expect(second.out.slice(0, 3)).toEqual([
       expect.stringMatching(/^unchanged ops-handbook \(\d+ chunks\)$/),
       "unchanged branch-notes (1 chunk)",
@@ -127,7 +143,7 @@ describe("clearance ingest", () => {
 
   it("exits 1 with one line when the runtime cannot be opened", async () => {
     const io = captureIo();
-    const code = await main(["ingest", "--manifest", manifest], {
+    const code = await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], {
       io,
       openRuntime: async () => {
         throw new Error("data directory locked");
@@ -175,14 +191,18 @@ describe("clearance ingest", () => {
     });
     expect(code).toBe(2);
     expect(io.err[0]).toContain(problem);
-    expect(io.err[1]).toBe("usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]");
+    expect(io.err[1]).toBe(
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change]`,
+    );
     expect(opened).toBe(false);
   });
 
   it("prints its options for --help, and is listed in the usage", async () => {
     const io = captureIo();
     expect(await main(["ingest", "--help"], { io })).toBe(0);
-    expect(io.out[0]).toBe("usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]");
+    expect(io.out[0]).toBe(
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change]`,
+    );
     expect(io.out.join("\n")).toContain("--chunk-overlap N");
     const help = captureIo();
     await main(["help"], { io: help });

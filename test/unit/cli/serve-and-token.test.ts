@@ -29,7 +29,7 @@ async function startServe(env: Record<string, string>) {
       ?.split(" ")
       .at(-1),
   );
-  return { url, stop, serving };
+  return { url, stop, serving, io };
 }
 
 function searchAs(url: string, token: string): Promise<Response> {
@@ -45,7 +45,14 @@ describe("clearance token and clearance serve (demo identity)", () => {
   let env: Record<string, string>;
   beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "clearance-serve-"));
-    env = { CLEARANCE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent" };
+    // Demo identity only when asked for (issue 13, finding 3); metrics on a port of their own.
+    env = {
+      CLEARANCE_DATA_DIR: dataDir,
+      PORT: "0",
+      METRICS_PORT: "0",
+      LOG_LEVEL: "silent",
+      AUTH_MODE: "demo",
+    };
   });
   afterEach(async () => {
     await rm(dataDir, { recursive: true, force: true });
@@ -55,9 +62,22 @@ describe("clearance token and clearance serve (demo identity)", () => {
     const authorizer = await createEmbeddedAuthorizer({ dataDir });
     await authorizer.writeSchema(await readFile("fixtures/schema.perm", "utf8"));
     await authorizer.close();
-    const { url, stop, serving } = await startServe(env);
+    const { url, stop, serving, io } = await startServe(env);
 
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // Metrics are on a listener of their own, on loopback; the public one has none (issue 13, finding 2).
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    const metricsUrl = await waitFor(() =>
+      io.out
+        .find((line) => line.startsWith("metrics for Prometheus on "))
+        ?.split(" ")
+        .at(-1),
+    );
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(metricsUrl).not.toContain(new URL(url).port);
+    const scraped = await fetch(metricsUrl);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain("clearance_retrieval_withheld_total");
     const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { d?: string }[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]?.d).toBeUndefined();
@@ -110,6 +130,7 @@ describe("clearance token and clearance serve (demo identity)", () => {
     expect(await main(["token", "--sub", "maria", "--bogus"], { io, env })).toBe(2);
     const issuerEnv = {
       ...env,
+      AUTH_MODE: "issuer",
       AUTH_ISSUER: "https://id.example",
       AUTH_JWKS_URL: "https://id.example/jwks.json",
     };
@@ -126,5 +147,83 @@ describe("clearance token and clearance serve (demo identity)", () => {
     expect(code).toBe(1);
     expect(io.err.join("\n")).toMatch(/PORT.*AUTH_AUDIENCE.*RETRIEVAL_MAX_K|PORT/);
     for (const key of ["PORT", "AUTH_AUDIENCE", "RETRIEVAL_MAX_K"]) expect(io.err.join("\n")).toContain(key);
+  });
+});
+
+describe("demo identity is asked for, and only on this machine (issue 13, finding 3)", () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "clearance-demo-mode-"));
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const base = () => ({ CLEARANCE_DATA_DIR: dataDir, PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "silent" });
+
+  /** `clearance <command>` stopped at once: 0 when it got as far as serving, 1 when it refused. */
+  async function runStopped(command: string, env: Record<string, string>) {
+    const io = captureIo();
+    const code = await main([command], { io, env, stop: AbortSignal.abort() });
+    return { code, out: io.out, err: io.err.join("\n") };
+  }
+
+  it("the attack: HOST=0.0.0.0 NODE_ENV=production without AUTH_ISSUER no longer serves demo identity", async () => {
+    const attacked = await runStopped("serve", { ...base(), HOST: "0.0.0.0", NODE_ENV: "production" });
+    expect(attacked.code).toBe(1);
+    expect(attacked.err).toContain("AUTH_ISSUER");
+    expect(attacked.out.filter((line) => line.includes("serving on"))).toEqual([]);
+  });
+
+  it("no identity asked for: serve and demo refuse to start, even on loopback", async () => {
+    for (const command of ["serve", "demo"]) {
+      const result = await runStopped(command, base());
+      expect(result.code, command).toBe(1);
+      expect(result.err, command).toContain("AUTH_MODE=demo");
+    }
+  });
+
+  it("AUTH_MODE=demo is refused off loopback and under NODE_ENV=production, unless overridden", async () => {
+    const offLoopback = await runStopped("serve", { ...base(), AUTH_MODE: "demo", HOST: "0.0.0.0" });
+    expect(offLoopback.code).toBe(1);
+    expect(offLoopback.err).toContain("AUTH_MODE");
+    const production = await runStopped("serve", { ...base(), AUTH_MODE: "demo", NODE_ENV: "production" });
+    expect(production.code).toBe(1);
+    expect(production.err).toContain("NODE_ENV=production");
+    const overridden = await runStopped("serve", {
+      ...base(),
+      AUTH_MODE: "demo",
+      HOST: "0.0.0.0",
+      AUTH_DEMO_ALLOW_UNSAFE: "true",
+    });
+    expect(overridden.err).toBe("");
+    expect(overridden.code).toBe(0);
+  });
+
+  it("clearance token mints nothing unless demo identity was asked for on this machine", async () => {
+    const io = captureIo();
+    expect(await main(["token", "--sub", "victor"], { io, env: base() })).toBe(1);
+    expect(
+      await main(["token", "--sub", "victor"], {
+        io,
+        env: { ...base(), AUTH_MODE: "demo", NODE_ENV: "production" },
+      }),
+    ).toBe(1);
+    expect(
+      await main(["token", "--sub", "victor"], {
+        io,
+        env: { ...base(), AUTH_MODE: "demo", HOST: "0.0.0.0" },
+      }),
+    ).toBe(1);
+    expect(io.out).toEqual([]);
+    // A token longer-lived than the configured maximum would be refused by the server: not minted.
+    expect(
+      await main(["token", "--sub", "victor", "--ttl", "2h"], {
+        io,
+        env: { ...base(), AUTH_MODE: "demo", AUTH_MAX_TOKEN_LIFETIME_SECONDS: "3600" },
+      }),
+    ).toBe(2);
+    expect(io.out).toEqual([]);
+    expect(await main(["token", "--sub", "victor"], { io, env: { ...base(), AUTH_MODE: "demo" } })).toBe(0);
+    expect(io.out).toHaveLength(1);
   });
 });

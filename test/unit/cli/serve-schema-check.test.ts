@@ -48,7 +48,9 @@ describe("clearance serve with AUTHZ=permify", () => {
   const permifyEnv = () => ({
     CLEARANCE_DATA_DIR: dataDir,
     PORT: "0",
+    METRICS_PORT: "0",
     LOG_LEVEL: "silent",
+    AUTH_MODE: "demo",
     AUTHZ: "permify",
     PERMIFY_ENDPOINT: "permify.internal:3478",
   });
@@ -100,7 +102,10 @@ describe("clearance serve with AUTHZ=permify", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(io.err).toEqual([]);
-    expect(io.out).toEqual([expect.stringMatching(/^clearance is serving on http:\/\/127\.0\.0\.1:\d+$/)]);
+    expect(io.out).toEqual([
+      expect.stringMatching(/^clearance is serving on http:\/\/127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^metrics for Prometheus on http:\/\/127\.0\.0\.1:\d+\/metrics$/),
+    ]);
     stop.abort();
     expect(await serving).toBe(0);
   });
@@ -149,7 +154,13 @@ describe("clearance serve with AUTHZ=permify", () => {
 });
 
 describe("clearance serve and the container pre-filter", () => {
-  const env = () => ({ CLEARANCE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "silent" });
+  const env = () => ({
+    CLEARANCE_DATA_DIR: dataDir,
+    PORT: "0",
+    METRICS_PORT: "0",
+    LOG_LEVEL: "silent",
+    AUTH_MODE: "demo",
+  });
   const withoutDirectView = (schema: string) =>
     schema.replace("    permission direct_view = owner or viewer\n", "");
 

@@ -41,12 +41,37 @@ function interpolate(value: string, env: Record<string, string>): string {
   );
 }
 
-/** A .env like .env.example's: the required secrets and nothing else. */
+/** A .env like .env.example's: the required secrets and the identity provider, nothing else. */
 const secrets = {
   POSTGRES_PASSWORD: "pg-secret",
   PERMIFY_TOKEN: "permify-secret",
   QDRANT_API_KEY: "qdrant-secret",
+  AUTH_ISSUER: "https://login.bank.example",
+  AUTH_JWKS_URL: "https://login.bank.example/.well-known/jwks.json",
 };
+
+/** The Dockerfile's `ENV` settings of its last stage, as the container starts with them. */
+function imageEnvironment(dockerfile: string): Record<string, string> {
+  const lastStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+  const env: Record<string, string> = {};
+  for (const match of lastStage.matchAll(/^ENV ((?:[^\n]*\\\n)*[^\n]*)/gm)) {
+    for (const pair of (match[1] as string).replace(/\\\n/g, " ").matchAll(/([A-Z0-9_]+)=(\S+)/g)) {
+      env[pair[1] as string] = pair[2] as string;
+    }
+  }
+  return env;
+}
+
+/** The environment a compose service's clearance starts with: the image's, then the service's, interpolated. */
+function serviceEnvironment(name: string, dotEnv: Record<string, string>): Record<string, string> {
+  const raw = services[name]?.environment ?? {};
+  return {
+    ...imageEnvironment(read("Dockerfile")),
+    ...Object.fromEntries(
+      Object.entries(raw).map(([key, value]) => [key, interpolate(String(value), dotEnv)]),
+    ),
+  };
+}
 
 describe("docker-compose.yml", () => {
   it("pins every image tag (no latest, no bare name), and Permify's to the version the tests build", () => {
@@ -66,6 +91,7 @@ describe("docker-compose.yml", () => {
         Object.entries(raw).map(([key, value]) => [key, interpolate(String(value), secrets)]),
       );
       const config = loadConfig(env);
+      expect(config.auth).toMatchObject({ mode: "issuer", issuer: "https://login.bank.example" });
       expect(config.authz).toMatchObject({
         kind: "permify",
         endpoint: "permify:3478",
@@ -78,6 +104,41 @@ describe("docker-compose.yml", () => {
       });
       expect(config.host).toBe("0.0.0.0");
     }
+  });
+
+  it("cannot start clearance in demo identity by accident (issue 13, finding 3)", () => {
+    for (const name of ["clearance", "setup"]) {
+      // The stack fixes the mode: no .env value can turn it into demo identity.
+      expect(services[name]?.environment?.AUTH_MODE, name).toBe("issuer");
+      // Without an issuer in .env, compose refuses to interpolate instead of starting with an empty one.
+      const withoutIssuer: Record<string, string> = { ...secrets };
+      delete withoutIssuer.AUTH_ISSUER;
+      expect(() => serviceEnvironment(name, withoutIssuer), name).toThrow("AUTH_ISSUER");
+      // And an empty issuer given anyway (or a .env that blanks it) stops the configuration.
+      const env = { ...serviceEnvironment(name, secrets), AUTH_ISSUER: "" };
+      expect(() => loadConfig(env), name).toThrow(/AUTH_ISSUER/);
+      // Even with AUTH_MODE=demo forced in, production and 0.0.0.0 refuse demo identity.
+      expect(() =>
+        loadConfig({
+          ...serviceEnvironment(name, secrets),
+          AUTH_MODE: "demo",
+          AUTH_ISSUER: "",
+          AUTH_JWKS_URL: "",
+        }),
+      ).toThrow(/AUTH_MODE/);
+      expect(String(services[name]?.environment?.AUTH_ISSUER)).toMatch(/^\$\{AUTH_ISSUER:\?/);
+      expect(services[name]?.environment?.AUTH_DEMO_ALLOW_UNSAFE, name).toBeUndefined();
+    }
+  });
+
+  it("publishes the API only: the metrics listener is on its own port, not published (finding 2)", () => {
+    const env = serviceEnvironment("clearance", secrets);
+    const config = loadConfig(env);
+    expect(config.metrics?.port).toBe(9464);
+    expect(config.metrics?.port).not.toBe(config.port);
+    const published = (services.clearance as { ports?: string[] }).ports ?? [];
+    expect(published.map((port) => interpolate(port, secrets))).toEqual(["8080:8080"]);
+    expect(published.join(" ")).not.toContain("9464");
   });
 
   it("refuses to start without the secrets, instead of running with empty ones", () => {
@@ -140,5 +201,16 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).not.toMatch(/^USER root$/m);
+  });
+
+  it("cannot start in demo identity by accident: the image asks for an issuer (issue 13, finding 3)", () => {
+    const env = imageEnvironment(dockerfile);
+    expect(env).toMatchObject({ AUTH_MODE: "issuer", NODE_ENV: "production", HOST: "0.0.0.0" });
+    expect(env.AUTH_DEMO_ALLOW_UNSAFE).toBeUndefined();
+    // `docker run clearance serve` with nothing else set: the configuration names the missing issuer.
+    expect(() => loadConfig(env)).toThrow(/AUTH_ISSUER/);
+    // With AUTH_MODE=demo passed in, production and 0.0.0.0 still refuse it.
+    expect(() => loadConfig({ ...env, AUTH_MODE: "demo" })).toThrow(/NODE_ENV=production/);
+    expect(() => loadConfig({ ...env, AUTH_MODE: "demo", NODE_ENV: "" })).toThrow(/HOST=0\.0\.0\.0/);
   });
 });

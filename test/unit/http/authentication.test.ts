@@ -5,6 +5,7 @@ import {
   FIXED_NOW_SECONDS,
   hs256WithPublicKey,
   signTestToken,
+  TEST_MAX_LIFETIME_SECONDS,
   tamperedToken,
   unsignedToken,
 } from "../../helpers/test-identity.ts";
@@ -13,7 +14,6 @@ import {
 const PUBLIC_ROUTES = new Set([
   "GET /healthz",
   "GET /readyz",
-  "GET /metrics",
   "GET /openapi.json",
   "GET /.well-known/jwks.json",
 ]);
@@ -46,6 +46,14 @@ const badCredentials: Record<string, () => Promise<string | undefined>> = {
   "tampered payload": async () => `Bearer ${await tamperedToken()}`,
   expired: async () =>
     `Bearer ${await signTestToken({ issuedAt: FIXED_NOW_SECONDS - 3600, expiresAt: FIXED_NOW_SECONDS - 1 })}`,
+  // Issue 13, finding 6: tokens that never expire, or were issued in the future.
+  "exp in the year 2999": async () =>
+    `Bearer ${await signTestToken({ expiresAt: Math.floor(Date.UTC(2999, 0, 1) / 1000) })}`,
+  "lifetime one second over the maximum": async () =>
+    `Bearer ${await signTestToken({ issuedAt: FIXED_NOW_SECONDS - 60, expiresAt: FIXED_NOW_SECONDS - 60 + TEST_MAX_LIFETIME_SECONDS + 1 })}`,
+  "no iat while a maximum lifetime is set": async () => `Bearer ${await signTestToken({ issuedAt: null })}`,
+  "iat in the future": async () =>
+    `Bearer ${await signTestToken({ issuedAt: FIXED_NOW_SECONDS + 120, expiresAt: FIXED_NOW_SECONDS + 600 })}`,
   "not yet valid": async () => `Bearer ${await signTestToken({ notBefore: FIXED_NOW_SECONDS + 60 })}`,
   "wrong issuer": async () => `Bearer ${await signTestToken({ issuer: "https://evil.example" })}`,
   "wrong audience": async () => `Bearer ${await signTestToken({ audience: "another-service" })}`,
@@ -113,16 +121,15 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
     expect(bank.modelCalls()).toBe(before);
   });
 
-  it("keeps /healthz, /readyz, /metrics and /openapi.json public", async () => {
+  it("keeps /healthz, /readyz and /openapi.json public; /metrics is not on the public app", async () => {
     expect((await bank.app.request("/healthz")).status).toBe(200);
     expect((await bank.app.request("/readyz")).status).toBe(200);
-    expect((await bank.app.request("/metrics")).status).toBe(200);
+    expect((await bank.app.request("/metrics")).status).toBe(404);
     const spec = (await (await bank.app.request("/openapi.json")).json()) as {
       paths: Record<string, unknown>;
     };
     expect(Object.keys(spec.paths).sort()).toEqual([
       "/healthz",
-      "/metrics",
       "/readyz",
       "/v1/answer",
       "/v1/documents",

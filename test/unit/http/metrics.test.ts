@@ -1,12 +1,14 @@
 /**
- * `GET /metrics`: Prometheus text with request, retrieval and upstream-error series, read without a token.
- * Labels are route patterns, strategies and upstream names only; nothing the caller sent or may read.
+ * `GET /metrics`: Prometheus text with request, retrieval and upstream-error series, on the metrics
+ * listener only (`createMetricsApp`, its own host and port). Labels are route patterns, strategies and
+ * upstream names only; nothing the caller sent or may read. The public app has no `/metrics`: the series
+ * count what callers were refused (issue 13, finding 2).
  */
 import { describe, expect, it } from "vitest";
+import { createPrometheusMetrics } from "../../../src/adapters/prometheus/prometheus-metrics.ts";
 import { AppError } from "../../../src/core/errors.ts";
 import { STRATEGIES } from "../../../src/core/retrieval.ts";
 import type { App } from "../../../src/http/app-env.ts";
-import { createMetrics } from "../../../src/http/metrics.ts";
 import { createSmallBank, postJson } from "../../helpers/small-bank.ts";
 import { overridingAuthorizer } from "../../helpers/stub-adapters.ts";
 import { signTestToken } from "../../helpers/test-identity.ts";
@@ -59,10 +61,49 @@ async function scrape(app: App): Promise<{ response: Response; text: string; sam
   return { response, text, samples: parseExposition(text) };
 }
 
-describe("GET /metrics", () => {
+describe("the public listener carries no authorization counts (issue 13, finding 2)", () => {
+  it("the attack: an anonymous GET /metrics on the public app is 404, before and after restricted matches", async () => {
+    // Post-filter, so that the restricted chunks ranked above maria's are read and counted as withheld
+    // (adaptive may pick pre-filter, which counts differently, depending on timing).
+    const bank = await createSmallBank({ retrieval: { strategy: "post-filter" } });
+    const anonymous = await bank.app.request("/metrics");
+    expect(anonymous.status).toBe(404);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+
+    // maria's question matches chunks she may not read (the AML legal hold, the executive memo).
+    const token = await signTestToken({ sub: "maria" });
+    const search = await postJson(bank.app, "/v1/search", { query: QUESTION, k: 20 }, token);
+    expect(search.status).toBe(200);
+    const [audited] = bank.auditLog.records;
+    expect(audited?.withheld).toBeGreaterThan(0);
+
+    for (const path of ["/metrics", "/metrics/", "/METRICS"]) {
+      const response = await bank.app.request(path);
+      expect(response.status, path).toBe(404);
+      expect(await response.text(), path).not.toContain("clearance_retrieval");
+    }
+    // What the caller gets back names no count of what was withheld or scanned: only passages.
+    const body = (await search.json()) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(["passages"]);
+    for (const header of search.headers.keys()) expect(["content-type", "x-request-id"]).toContain(header);
+    // The operator's listener has the count.
+    const { samples: all } = await scrape(bank.metricsApp);
+    expect(sampleValue(all, "clearance_retrieval_withheld_total")).toBe(audited?.withheld);
+  });
+
+  it("the public API description does not list /metrics", async () => {
+    const bank = await createSmallBank();
+    const spec = (await (await bank.app.request("/openapi.json")).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(spec.paths)).not.toContain("/metrics");
+  });
+});
+
+describe("GET /metrics on the metrics listener", () => {
   it("needs no token and answers Prometheus text 0.0.4", async () => {
     const bank = await createSmallBank();
-    const { response, samples: all } = await scrape(bank.app);
+    const { response, samples: all } = await scrape(bank.metricsApp);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     // Every upstream is there from the start, at zero, so a rate alert sees the first failure.
@@ -77,7 +118,7 @@ describe("GET /metrics", () => {
     const search = await postJson(bank.app, "/v1/search", { query: QUESTION, k: 20 }, token);
     expect(search.status).toBe(200);
 
-    const { samples: all } = await scrape(bank.app);
+    const { samples: all } = await scrape(bank.metricsApp);
     expect(
       sampleValue(all, "clearance_http_requests_total", {
         route: "/v1/search",
@@ -127,14 +168,14 @@ describe("GET /metrics", () => {
       authorizer: overridingAuthorizer(healthy.authorizer, { checkMany: down, lookupResources: down }),
     });
     const token = await signTestToken({ sub: "maria" });
-    const before = (await scrape(bank.app)).samples;
+    const before = (await scrape(bank.metricsApp)).samples;
     expect(sampleValue(before, "clearance_upstream_errors_total", { upstream: "authorizer" })).toBe(0);
 
     const response = await postJson(bank.app, "/v1/search", { query: QUESTION }, token);
     expect(response.status).toBe(503);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UPSTREAM_UNAVAILABLE");
 
-    const { samples: all } = await scrape(bank.app);
+    const { samples: all } = await scrape(bank.metricsApp);
     expect(sampleValue(all, "clearance_upstream_errors_total", { upstream: "authorizer" })).toBe(1);
     expect(sampleValue(all, "clearance_upstream_errors_total", { upstream: "unknown" })).toBe(0);
     expect(
@@ -158,7 +199,7 @@ describe("GET /metrics", () => {
     const anonymous = await bank.app.request("/no-such-page/0123456789");
     expect(anonymous.status).toBe(404);
 
-    const { text, samples: all } = await scrape(bank.app);
+    const { text, samples: all } = await scrape(bank.metricsApp);
     expect(
       sampleValue(all, "clearance_http_requests_total", { route: "unmatched", method: "GET", status: "404" }),
     ).toBe(2);
@@ -187,7 +228,7 @@ describe("GET /metrics", () => {
       expect(documents.status).toBe(200);
     }
 
-    const { text, samples: all } = await scrape(bank.app);
+    const { text, samples: all } = await scrape(bank.metricsApp);
     expect(sampleValue(all, "clearance_http_requests_total", { route: "/v1/answer", status: "200" })).toBe(4);
     expect(samples(all, "clearance_retrievals_total").reduce((sum, s) => sum + s.value, 0)).toBe(8);
     const forbidden = [
@@ -207,12 +248,12 @@ describe("GET /metrics", () => {
   });
 
   it("each app has its own registry: one app's requests never show in another's", async () => {
-    expect(() => [createMetrics(), createMetrics()]).not.toThrow();
+    expect(() => [createPrometheusMetrics(), createPrometheusMetrics()]).not.toThrow();
     const first = await createSmallBank();
     const second = await createSmallBank();
     const token = await signTestToken({ sub: "maria" });
     expect((await postJson(first.app, "/v1/search", { query: QUESTION }, token)).status).toBe(200);
-    const { samples: all } = await scrape(second.app);
+    const { samples: all } = await scrape(second.metricsApp);
     expect(samples(all, "clearance_http_requests_total", { route: "/v1/search" })).toEqual([]);
     expect(samples(all, "clearance_retrievals_total")).toEqual([]);
   });

@@ -20,6 +20,9 @@ import {
   withFailingWrites,
 } from "../../helpers/stub-adapters.ts";
 
+/** The operator's options: this bank's manifest puts its schema in force and declares teams and collections. */
+const OPERATOR = { schemaChange: { allow: true }, relationshipScope: "any" } as const;
+
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const BAD_PDFS = fileURLToPath(new URL("../../fixtures/bad-pdfs/", import.meta.url));
 
@@ -44,7 +47,7 @@ afterEach(async () => {
 });
 
 function ingest(overrides: Partial<IngestManifestOptions> = {}) {
-  return ingestManifest({ manifestPath, authorizer, vectorStore, embedder, ...overrides });
+  return ingestManifest({ manifestPath, authorizer, vectorStore, embedder, ...OPERATOR, ...overrides });
 }
 
 async function editManifest(edit: (text: string) => string): Promise<void> {
@@ -202,7 +205,13 @@ describe("ingestManifest", () => {
         return authorizer.readRelationships({ ...request, pageSize: 1 });
       },
     });
-    const report = await ingestManifest({ manifestPath, authorizer: paged, vectorStore, embedder });
+    const report = await ingestManifest({
+      manifestPath,
+      authorizer: paged,
+      vectorStore,
+      embedder,
+      ...OPERATOR,
+    });
     expect(report.documents.map((d) => d.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
     // One page per tuple plus the last: pages were followed, not just the first read.
     expect(pageSizes.length).toBeGreaterThan(13);
@@ -268,7 +277,13 @@ describe("ingestManifest", () => {
       ] as const) {
         const stub = createStubEmbedder({ dimensions: 8, vectorsFor });
         const store = await createEmbeddedVectorStore({ dimensions: 8 });
-        const report = await ingestManifest({ manifestPath, authorizer, vectorStore: store, embedder: stub });
+        const report = await ingestManifest({
+          manifestPath,
+          authorizer,
+          vectorStore: store,
+          embedder: stub,
+          ...OPERATOR,
+        });
         expect(report.failed).toBe(3);
         for (const document of report.documents) expect(document.error).toMatch(message);
         expect(await store.count()).toBe(0);

@@ -138,6 +138,8 @@ describe("a restricted section keeps its text whatever Markdown it holds", () =>
         ].map(parseTuple),
       });
       const report = await ingestManifest({
+        schemaChange: { allow: true },
+        relationshipScope: "any",
         manifestPath: path.join(folder, "manifest.yaml"),
         authorizer,
         vectorStore,

@@ -5,8 +5,7 @@
  * without a token and its series stay bounded.
  */
 import { Counter, collectDefaultMetrics, Histogram, type PrometheusContentType, Registry } from "prom-client";
-import type { Upstream } from "../core/errors.ts";
-import type { RetrievalStats } from "../core/retrieval.ts";
+import type { Metrics, UpstreamLabel } from "../../ports/telemetry.ts";
 
 export interface MetricsOptions {
   /**
@@ -14,30 +13,6 @@ export interface MetricsOptions {
    * start process-wide observers, and tests build many apps in one process.
    */
   readonly defaultMetrics?: boolean;
-}
-
-/** The route label of a request that matched no route, so unknown paths cannot grow the series. */
-export const UNMATCHED_ROUTE = "unmatched";
-
-/** An `UPSTREAM_UNAVAILABLE` that does not say where it came from. */
-export type UpstreamLabel = Upstream | "unknown";
-
-export interface Metrics {
-  /** This app's own registry, never prom-client's global one: several apps can share a process. */
-  readonly registry: Registry<PrometheusContentType>;
-  /** `text/plain; version=0.0.4; charset=utf-8`. */
-  readonly contentType: PrometheusContentType;
-  /** `route` is the matched pattern (`/v1/search`) or {@link UNMATCHED_ROUTE}, never the raw path. */
-  observeRequest(request: {
-    readonly route: string;
-    readonly method: string;
-    readonly status: number;
-    readonly seconds: number;
-  }): void;
-  observeRetrieval(stats: RetrievalStats): void;
-  countUpstreamError(upstream: UpstreamLabel): void;
-  /** The exposition text of every series in the registry. */
-  render(): Promise<string>;
 }
 
 /** Every label value of `clearance_upstream_errors_total`; the `Record` keeps it exhaustive. */
@@ -53,7 +28,7 @@ const UPSTREAM_LABELS = Object.keys({
 /** Methods outside this list (the HTTP parser admits a few dozen) share one label value. */
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-export function createMetrics(options: MetricsOptions = {}): Metrics {
+export function createPrometheusMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry<PrometheusContentType>();
   const registers = [registry];
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
@@ -118,7 +93,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   for (const upstream of UPSTREAM_LABELS) upstreamErrors.inc({ upstream }, 0);
 
   return {
-    registry,
     contentType: registry.contentType,
     observeRequest({ route, method, status, seconds }) {
       const methodLabel = KNOWN_METHODS.has(method) ? method : "other";
