@@ -128,6 +128,10 @@ export async function openVectorStore(
     collection: vectors.collection,
     dimensions: options.dimensions,
     timeoutMs: vectors.timeoutMs,
+    shards: vectors.cluster.shards,
+    replicationFactor: vectors.cluster.replicationFactor,
+    writeConsistencyFactor: vectors.cluster.writeConsistencyFactor,
+    readConsistency: vectors.cluster.readConsistency,
   });
 }
 

@@ -108,6 +108,22 @@ const environmentSchema = z.object({
   QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
   INGEST_MAX_FILE_BYTES: integer(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
   INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
+  QDRANT_SHARDS: integer(1, 1, 1_000),
+  QDRANT_REPLICATION_FACTOR: integer(1, 1, 100),
+  QDRANT_WRITE_CONSISTENCY_FACTOR: integer(1, 1, 100),
+  QDRANT_READ_CONSISTENCY: z
+    .string()
+    .trim()
+    .default("1")
+    .pipe(
+      z.union([
+        z.enum(["majority", "quorum", "all"]),
+        z
+          .string()
+          .regex(/^[1-9]\d{0,2}$/, "must be a number of replicas (1 to 999), majority, quorum or all")
+          .transform(Number),
+      ]),
+    ),
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -220,7 +236,27 @@ export type VectorsConfig =
       readonly apiKey?: string;
       readonly collection: string;
       readonly timeoutMs: number;
+      readonly cluster: QdrantClusterConfig;
     };
+
+/**
+ * How a Qdrant collection is spread over a cluster, and how many replicas answer each read. Qdrant's
+ * semantics (v1.18.3, verified in its source and against a three-node cluster): a write succeeds only
+ * when `writeConsistencyFactor` replicas of every shard it touches applied it, and replicas that failed
+ * it are deactivated before it is acknowledged; a read with `readConsistency` 1 asks one readable
+ * replica per shard and fails when a shard has none; a number above 1, `majority`, `quorum` or `all`
+ * asks every replica (`quorum`: half plus one), fails when one does not answer, and keeps only the points
+ * every asked replica returned. See the README's production section.
+ */
+export interface QdrantClusterConfig {
+  /** Shards of a collection clearance creates; an existing collection must have as many. */
+  readonly shards: number;
+  readonly replicationFactor: number;
+  readonly writeConsistencyFactor: number;
+  readonly readConsistency: QdrantReadConsistency;
+}
+
+export type QdrantReadConsistency = number | "majority" | "quorum" | "all";
 
 /** Reads and checks the environment. Throws `BAD_REQUEST` naming every bad key and why. */
 export function loadConfig(env: Environment): Config {
@@ -287,16 +323,32 @@ function vectorsConfig(e: z.infer<typeof environmentSchema>, problems: string[])
     }
     return { kind: "embedded" };
   }
-  if (e.QDRANT_URL === undefined) {
-    problems.push("QDRANT_URL: required when VECTORS=qdrant");
-    return undefined;
+  const before = problems.length;
+  if (e.QDRANT_URL === undefined) problems.push("QDRANT_URL: required when VECTORS=qdrant");
+  // Qdrant would quietly use fewer (it caps both at the replicas a shard has): a setting that promises
+  // more durability or agreement than the collection can give is refused instead.
+  if (e.QDRANT_WRITE_CONSISTENCY_FACTOR > e.QDRANT_REPLICATION_FACTOR) {
+    problems.push("QDRANT_WRITE_CONSISTENCY_FACTOR: must not exceed QDRANT_REPLICATION_FACTOR");
   }
+  if (
+    typeof e.QDRANT_READ_CONSISTENCY === "number" &&
+    e.QDRANT_READ_CONSISTENCY > e.QDRANT_REPLICATION_FACTOR
+  ) {
+    problems.push("QDRANT_READ_CONSISTENCY: a number of replicas must not exceed QDRANT_REPLICATION_FACTOR");
+  }
+  if (problems.length > before || e.QDRANT_URL === undefined) return undefined;
   return {
     kind: "qdrant",
     url: e.QDRANT_URL,
     ...(e.QDRANT_API_KEY === undefined ? {} : { apiKey: e.QDRANT_API_KEY }),
     collection: e.QDRANT_COLLECTION,
     timeoutMs: e.QDRANT_TIMEOUT_MS,
+    cluster: {
+      shards: e.QDRANT_SHARDS,
+      replicationFactor: e.QDRANT_REPLICATION_FACTOR,
+      writeConsistencyFactor: e.QDRANT_WRITE_CONSISTENCY_FACTOR,
+      readConsistency: e.QDRANT_READ_CONSISTENCY,
+    },
   };
 }
 

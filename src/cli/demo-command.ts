@@ -75,6 +75,7 @@ export const demoCommand: CliCommand = {
           `-H "authorization: Bearer $(AUTH_MODE=demo npx clearance token ${tokenArgs} | tail -1)"`;
         io.stdout("");
         io.stdout(`clearance is serving on ${url} with demo identity (not for production).`);
+        io.stdout(`Open the console: ${url}/console (pick a person, or "Ask as four people").`);
         io.stdout(`Ask "${DEMO_QUESTION}" as different people; each gets only what they may read:`);
         for (const user of users.users) {
           io.stdout(`  ${user.name}, ${user.role}:`);

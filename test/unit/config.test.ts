@@ -232,6 +232,7 @@ describe("loadConfig", () => {
       url: "http://qdrant:6333",
       collection: "clearance",
       timeoutMs: 5_000,
+      cluster: { shards: 1, replicationFactor: 1, writeConsistencyFactor: 1, readConsistency: 1 },
     });
     expect(
       loadConfig({
@@ -240,6 +241,10 @@ describe("loadConfig", () => {
         QDRANT_API_KEY: "qdrant-secret",
         QDRANT_COLLECTION: "bank-chunks",
         QDRANT_TIMEOUT_MS: "1500",
+        QDRANT_SHARDS: "6",
+        QDRANT_REPLICATION_FACTOR: "2",
+        QDRANT_WRITE_CONSISTENCY_FACTOR: "2",
+        QDRANT_READ_CONSISTENCY: "majority",
       }).vectors,
     ).toEqual({
       kind: "qdrant",
@@ -247,7 +252,28 @@ describe("loadConfig", () => {
       apiKey: "qdrant-secret",
       collection: "bank-chunks",
       timeoutMs: 1_500,
+      cluster: { shards: 6, replicationFactor: 2, writeConsistencyFactor: 2, readConsistency: "majority" },
     });
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333", QDRANT_REPLICATION_FACTOR: "3" };
+    expect(loadConfig({ ...qdrant, QDRANT_READ_CONSISTENCY: "2" }).vectors).toMatchObject({
+      cluster: { replicationFactor: 3, readConsistency: 2 },
+    });
+  });
+
+  it("refuses cluster settings Qdrant would quietly weaken or cannot read", () => {
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333" };
+    // Qdrant caps both at the replicas a shard has: the durability asked for would not be given.
+    expect(problemsOf({ ...qdrant, QDRANT_WRITE_CONSISTENCY_FACTOR: "2" })).toContain(
+      "QDRANT_WRITE_CONSISTENCY_FACTOR",
+    );
+    expect(problemsOf({ ...qdrant, QDRANT_READ_CONSISTENCY: "2" })).toContain("QDRANT_READ_CONSISTENCY");
+    for (const bad of ["0", "one", "-1", "1.5", "any"]) {
+      expect(problemsOf({ ...qdrant, QDRANT_READ_CONSISTENCY: bad }), bad).toContain(
+        "QDRANT_READ_CONSISTENCY",
+      );
+    }
+    expect(problemsOf({ ...qdrant, QDRANT_SHARDS: "0" })).toContain("QDRANT_SHARDS");
+    expect(problemsOf({ ...qdrant, QDRANT_REPLICATION_FACTOR: "0" })).toContain("QDRANT_REPLICATION_FACTOR");
   });
 
   it("refuses Qdrant settings that would not do what was meant, never echoing the API key", () => {
