@@ -13,5 +13,6 @@ describe("retrieval engine: every strategy equals the oracle", () => {
       numRuns: 150,
       adaptivePaths: true,
     });
-  });
+    // 150 random banks, each asked by every principal and strategy: seconds alone, more on a busy machine.
+  }, 120_000);
 });
