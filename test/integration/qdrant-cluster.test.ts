@@ -116,6 +116,9 @@ describeWithQdrantBinary("a Qdrant cluster losing nodes under load", () => {
     await cluster.waitUntilActive(collection);
     authorizer = await createEmbeddedAuthorizer();
     const report = await ingestManifest({
+      // The operator loads the fixture bank: its relationships file writes teams and collections too.
+      schemaChange: { allow: true },
+      relationshipScope: "any",
       manifestPath: new URL("manifest.yaml", FIXTURES).pathname,
       authorizer,
       vectorStore: writer,

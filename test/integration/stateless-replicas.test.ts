@@ -145,6 +145,9 @@ describeWithQdrant("stateless replicas", (qdrantUrl) => {
       }
       const a = replica("A").runtime;
       const report = await ingestManifest({
+        // The operator loads the fixture bank: its relationships file writes teams and collections too.
+        schemaChange: { allow: true },
+        relationshipScope: "any",
         manifestPath: path.join(repoRoot, "fixtures/manifest.yaml"),
         authorizer: a.authorizer,
         vectorStore: a.vectorStore,
