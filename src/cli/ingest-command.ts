@@ -8,7 +8,15 @@ import { DEFAULT_CHUNKING } from "../../ingest/chunker.ts";
 import { type DocumentReport, type IngestReport, ingestManifest } from "../../ingest/ingest.ts";
 import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
-import { type CliCommand, type CliDeps, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
+import {
+  auditedCommand,
+  type CliCommand,
+  type CliDeps,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+} from "./command.ts";
 
 const usage = "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N]";
 
@@ -44,14 +52,27 @@ export const ingestCommand: CliCommand = {
       const open =
         deps.openRuntime ??
         (() => openRuntime(loadConfig(deps.env ?? processEnvironment()), { readConsistency: "own-writes" }));
-      runtime = await open();
-      const report = await ingestManifest({
-        manifestPath: parsed.manifest,
-        authorizer: runtime.authorizer,
-        vectorStore: runtime.vectorStore,
-        embedder: runtime.embedder,
-        chunking: parsed.chunking,
-        onProgress: (document) => printProgress(document, deps),
+      const opened = await open();
+      runtime = opened;
+      const report = await auditedCommand(deps, opened.config, "ingest", "ingest", async (audit) => {
+        const changes: { op: string; target: string }[] = [];
+        audit.changes = changes;
+        return ingestManifest({
+          manifestPath: parsed.manifest,
+          authorizer: opened.authorizer,
+          vectorStore: opened.vectorStore,
+          embedder: opened.embedder,
+          chunking: parsed.chunking,
+          onProgress: (document) => {
+            if (document.status !== "unchanged") {
+              changes.push({
+                op: document.status === "failed" ? "ingest-failed" : "ingest",
+                target: `document:${document.id}`,
+              });
+            }
+            printProgress(document, deps);
+          },
+        });
       });
       io.stdout(formatSummary(report));
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;

@@ -6,7 +6,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import type { Application } from "../app/application.ts";
 import { publicMessage } from "../app/failures.ts";
 import type { Logger } from "../ports/telemetry.ts";
@@ -14,8 +13,10 @@ import type { App, AppEnv } from "./app-env.ts";
 import { errorResponse } from "./error-response.ts";
 import type { Metrics } from "./metrics.ts";
 import { authenticate } from "./middleware/authenticate.ts";
+import { requestIds } from "./middleware/request-id.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
+import { registerAuditRoute } from "./routes/audit-route.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
 import { registerMetricsRoute } from "./routes/metrics-route.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
@@ -44,7 +45,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
     },
   });
 
-  app.use("*", requestId());
+  app.use("*", requestIds());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
   app.use(
@@ -61,6 +62,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
   registerMetricsRoute(app, deps.metrics);
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
+  registerAuditRoute(app, deps.application);
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../../src/composition.ts";

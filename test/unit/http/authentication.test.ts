@@ -125,6 +125,7 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
       "/metrics",
       "/readyz",
       "/v1/answer",
+      "/v1/audit",
       "/v1/documents",
       "/v1/search",
     ]);
