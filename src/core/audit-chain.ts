@@ -300,7 +300,7 @@ export async function verifyTrail(reader: AuditReader, options: VerifyOptions = 
     const from = (lastSeq ?? 0) + 1;
     return fail({
       seq: from,
-      message: `the trail ends at seq ${lastSeq ?? 0} but a checkpoint covers seq ${furthest}: records ${from} to ${furthest} were cut`,
+      message: `the trail ends at seq ${lastSeq ?? 0} but a checkpoint covers seq ${furthest}: records seq ${from} to ${furthest} were cut`,
     });
   }
   if (publicKey !== undefined && oldestUncovered !== undefined && lastSeq !== undefined) {
