@@ -15,6 +15,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
 import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
+import { queryDigest, verifyTrail } from "../../src/core/audit-chain.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../../src/composition.ts";
@@ -62,6 +63,8 @@ interface Passage {
   sectionId: string | null;
 }
 
+/** The key of the trail's query digests, as the examiner holds it. */
+const AUDIT_QUERY_KEY = Buffer.from("leak-table-audit-query-key-of-32-characters");
 const visibility = await loadYaml("expected-visibility.yaml", visibilitySchema);
 const { questions } = await loadYaml("questions.yaml", questionsSchema);
 
@@ -81,6 +84,9 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
     let opened: OpenedVectorStore;
     let legalOnlySections: Set<string>;
     let legalMembers: Set<string>;
+    const auditLog = createMemoryAuditLog();
+    /** What each principal received for each question, by resource, as the responses said. */
+    const received = new Map<string, string[]>();
 
     beforeAll(async () => {
       const embedder = createHashingEmbedder();
@@ -99,7 +105,8 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         vectorStore,
         embedder,
         chatModel: createExtractiveAnswerer(),
-        auditLog: createMemoryAuditLog(),
+        auditLog,
+        auditQueryKey: AUDIT_QUERY_KEY,
         tokenVerifier: testTokenVerifier(),
         logger: pino({ level: "silent" }),
         limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
@@ -154,6 +161,10 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
             `${who} :: ${query}`,
             passages.map((passage) => passage.chunkId),
           );
+          received.set(
+            `${principal.user}/${principal.agents.join(">")}/${query}`,
+            passages.map((p) => (p.sectionId ? `section:${p.sectionId}` : `document:${p.documentId}`)),
+          );
           for (const passage of passages) {
             const resource = passage.sectionId
               ? `section:${passage.sectionId}`
@@ -184,6 +195,25 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
       });
     }
+
+    it("the audit trail alone reconstructs which resources each principal received for each question", async () => {
+      // An examiner with the query key recognises the questions by their digests; the text is not stored.
+      const byDigest = new Map(questions.map((query) => [queryDigest(AUDIT_QUERY_KEY, query), query]));
+      const reconstructed = new Map<string, string[]>();
+      for (const record of auditLog.records) {
+        if (record.action !== "search") continue;
+        const query = byDigest.get(record.queryDigest ?? "");
+        expect(query, `record ${record.seq} has a digest of no known question`).toBeDefined();
+        expect(record.outcome).toEqual({ status: "allowed" });
+        reconstructed.set(
+          `${record.userId}/${record.agentIds.join(">")}/${query}`,
+          (record.returned ?? []).map((passage) => passage.resource),
+        );
+      }
+      expect(received.size).toBe(visibility.principals.length * questions.length);
+      expect(reconstructed).toEqual(received);
+      expect((await verifyTrail(auditLog)).ok).toBe(true);
+    });
 
     it("every strategy forced by configuration gives the adaptive passages", async () => {
       // Every question on the embedded evaluator and store. Elsewhere a sample: enough to run Permify's
