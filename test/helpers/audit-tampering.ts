@@ -74,7 +74,10 @@ export const TAMPERINGS: readonly Tampering[] = [
   {
     name: "a record inserted (with a hash of its own)",
     alter: (records) => {
-      const forged = chainRecord({ ...at(records, 5), userId: "mallory", requestId: "forged" }, at(records, 4));
+      const forged = chainRecord(
+        { ...at(records, 5), userId: "mallory", requestId: "forged" },
+        at(records, 4),
+      );
       return [...records.slice(0, 5), forged, ...records.slice(5)];
     },
     names: (records) => at(records, 5).seq,
@@ -88,19 +91,21 @@ export const TAMPERINGS: readonly Tampering[] = [
   },
   {
     name: "the whole trail rewritten consistently (without the checkpoint key)",
-    alter: (records) => rechain(
-      records.map((record, i) => (i === 2 ? { ...record, withheld: 0, returned: [] } : record)),
-      2,
-    ),
+    alter: (records) =>
+      rechain(
+        records.map((record, i) => (i === 2 ? { ...record, withheld: 0, returned: [] } : record)),
+        2,
+      ),
     names: (records) => at(records, records.length - 1).seq,
     says: /rewritten/,
   },
   {
     name: "the whole trail rewritten consistently, its checkpoints removed",
-    alter: (records) => rechain(
-      records.map((record, i) => (i === 2 ? { ...record, withheld: 0, returned: [] } : record)),
-      0,
-    ),
+    alter: (records) =>
+      rechain(
+        records.map((record, i) => (i === 2 ? { ...record, withheld: 0, returned: [] } : record)),
+        0,
+      ),
     dropCheckpoints: true,
     names: (records) => at(records, 0).seq,
     says: /no signed checkpoint/,

@@ -3,7 +3,11 @@ import { parseTuple } from "../../../src/core/permify-notation.ts";
 import { createSmallBank, postJson } from "../../helpers/small-bank.ts";
 import { signTestToken, TEST_ISSUER } from "../../helpers/test-identity.ts";
 
-async function getAudit(app: Awaited<ReturnType<typeof createSmallBank>>["app"], query: string, token: string) {
+async function getAudit(
+  app: Awaited<ReturnType<typeof createSmallBank>>["app"],
+  query: string,
+  token: string,
+) {
   return app.request(`/v1/audit${query}`, { headers: { authorization: `Bearer ${token}` } });
 }
 
@@ -85,21 +89,39 @@ describe("GET /v1/audit", () => {
     const bank = await createSmallBank();
     await bank.authorizer.writeData({ tuples: [parseTuple("bank:main#auditor@user:cora")] });
     const maria = await signTestToken({ sub: "maria", agents: ["support-assistant"] });
-    for (let i = 0; i < 3; i++) await postJson(bank.app, "/v1/search", { query: `dispute ${i}`, k: 5 }, maria);
+    for (let i = 0; i < 3; i++)
+      await postJson(bank.app, "/v1/search", { query: `dispute ${i}`, k: 5 }, maria);
     await postJson(bank.app, "/v1/search", { query: "fees" }, await signTestToken({ sub: "tom" }));
     const cora = await signTestToken({ sub: "cora" });
 
     // "Which agents read help-disputes, and for whom": one query.
-    const first = await getAudit(bank.app, "?resource=document:help-disputes&agent=support-assistant&limit=2", cora);
+    const first = await getAudit(
+      bank.app,
+      "?resource=document:help-disputes&agent=support-assistant&limit=2",
+      cora,
+    );
     expect(first.status).toBe(200);
-    const page = (await first.json()) as { records: { userId: string; agentIds: string[]; seq: number }[]; next?: number };
+    const page = (await first.json()) as {
+      records: { userId: string; agentIds: string[]; seq: number }[];
+      next?: number;
+    };
     expect(page.records).toHaveLength(2);
-    expect(page.records.every((r) => r.userId === "maria" && r.agentIds.includes("support-assistant"))).toBe(true);
-    const second = (await (await getAudit(bank.app, `?resource=document:help-disputes&agent=support-assistant&after=${page.next}`, cora)).json()) as { records: unknown[]; next?: number };
+    expect(page.records.every((r) => r.userId === "maria" && r.agentIds.includes("support-assistant"))).toBe(
+      true,
+    );
+    const second = (await (
+      await getAudit(
+        bank.app,
+        `?resource=document:help-disputes&agent=support-assistant&after=${page.next}`,
+        cora,
+      )
+    ).json()) as { records: unknown[]; next?: number };
     expect(second.records).toHaveLength(1);
     expect(second.next).toBeUndefined();
 
-    const byUser = (await (await getAudit(bank.app, "?user=tom&outcome=allowed", cora)).json()) as { records: { userId: string }[] };
+    const byUser = (await (await getAudit(bank.app, "?user=tom&outcome=allowed", cora)).json()) as {
+      records: { userId: string }[];
+    };
     expect(byUser.records.map((r) => r.userId)).toEqual(["tom"]);
     expect(bank.auditLog.records.at(-1)).toMatchObject({
       action: "audit.read",
@@ -108,7 +130,11 @@ describe("GET /v1/audit", () => {
       filter: { user: "tom", outcome: "allowed", limit: 100 },
     });
 
-    const throughAgent = await getAudit(bank.app, "", await signTestToken({ sub: "cora", agents: ["support-assistant"] }));
+    const throughAgent = await getAudit(
+      bank.app,
+      "",
+      await signTestToken({ sub: "cora", agents: ["support-assistant"] }),
+    );
     expect(throughAgent.status).toBe(403);
     expect((await getAudit(bank.app, "?since=yesterday", cora)).status).toBe(400);
   });

@@ -46,7 +46,8 @@ async function writeRecords(count: number, options: { time?: Date; rotateBytes?:
     );
   } else {
     // One batch at a time, so that segments fill up and rotate between them.
-    for (let i = 0; i < count; i++) written.push(await trail.record(sampleRecord(i, options.time ?? new Date())));
+    for (let i = 0; i < count; i++)
+      written.push(await trail.record(sampleRecord(i, options.time ?? new Date())));
   }
   await trail.close();
   return written;
