@@ -25,7 +25,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { pino } from "pino";
-import { createMemoryAuditLog } from "../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../src/adapters/offline/extractive-answerer.ts";

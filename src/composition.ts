@@ -5,12 +5,14 @@
  * authorizer when AUTHZ=permify, Qdrant replaces the embedded vector store when VECTORS=qdrant, and an
  * OpenAI-compatible endpoint replaces the embedder and the answerer when OPENAI_API_KEY is set.
  */
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { createRemoteJWKSet } from "jose";
 import { type Logger, pino } from "pino";
-import { createJsonlAuditLog } from "./adapters/audit/jsonl-audit-log.ts";
+import { loadCheckpointKey, loadQueryKey } from "./adapters/audit/audit-keys.ts";
+import { createFileAuditTrail } from "./adapters/audit/file-audit-trail.ts";
 import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
 import { exposedDataPaths } from "./adapters/durable-files.ts";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
@@ -24,9 +26,11 @@ import {
   createScratchPermifyAuthorizer,
   type PermifyAuthorizerOptions,
 } from "./adapters/permify/permify-authorizer.ts";
+import { createPostgresAuditTrail } from "./adapters/postgres/postgres-audit-trail.ts";
 import { createPrometheusMetrics } from "./adapters/prometheus/prometheus-metrics.ts";
 import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
 import { type Application, createApplication } from "./app/application.ts";
+import type { Caller } from "./app/caller.ts";
 import { deriveContainerModel } from "./authz-schema/container-model.ts";
 import type { AuthConfig, Config, PermifyConfig } from "./config.ts";
 import type { ContainerModel } from "./core/container-model.ts";
@@ -37,7 +41,7 @@ import { createHttpApp } from "./http/http-app.ts";
 import { createMetricsApp } from "./http/metrics-app.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
-import type { AuditLog } from "./ports/audit-log.ts";
+import type { AuditLog, AuditReader, AuditTrail } from "./ports/audit-log.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
@@ -221,6 +225,12 @@ export interface AppDeps {
    * listener (`createMetricsApp`), never by this app: they count what callers were refused.
    */
   readonly metrics?: Metrics;
+  /** Where `GET /v1/audit` reads (default: `auditLog` when it can be read). */
+  readonly auditReader?: AuditReader;
+  /** The HMAC key of query digests (default: a random key of this app's own). */
+  readonly auditQueryKey?: Uint8Array;
+  /** The entity whose `audit` permission lets a principal read the trail (default `bank:main`). */
+  readonly auditResource?: { readonly type: string; readonly id: string };
 }
 
 /** The retrieval engine, the application layer on it, and the HTTP surface on that. */
@@ -239,6 +249,9 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     vectorStore: deps.vectorStore,
     chatModel: deps.chatModel,
     auditLog: deps.auditLog,
+    ...auditReaderOf(deps),
+    auditQueryKey: deps.auditQueryKey ?? randomBytes(32),
+    ...(deps.auditResource === undefined ? {} : { auditResource: deps.auditResource }),
     retrieve,
     metrics,
     logger: deps.logger,
@@ -280,7 +293,7 @@ export async function composeServedApp(
     }
     logger.warn({ reason: containers.reason }, "the container pre-filter is off");
   }
-  const auditLog = await createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
+  const auditLog = await openAuditTrail(config);
   warnIfDataDirectoryIsExposed(config.dataDir, logger);
   const metrics = createPrometheusMetrics({ defaultMetrics: true });
   const { app } = composeApp({
@@ -299,6 +312,9 @@ export async function composeServedApp(
     },
     metrics,
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
+    auditReader: auditLog,
+    auditQueryKey: await auditQueryKey(config),
+    auditResource: config.audit.resource,
   });
   return { app, metricsApp: createMetricsApp(metrics), close: () => auditLog.close() };
 }
@@ -314,6 +330,84 @@ function warnIfDataDirectoryIsExposed(dataDir: string, logger: Logger): void {
     { dataDir, exposed: exposed.slice(0, 20), more: Math.max(0, exposed.length - 20) },
     "the data directory can be read by other users of this host; run chmod -R go-rwx on it",
   );
+}
+
+function auditReaderOf(deps: AppDeps): { auditReader?: AuditReader } {
+  if (deps.auditReader !== undefined) return { auditReader: deps.auditReader };
+  const log = deps.auditLog as Partial<AuditReader>;
+  return typeof log.search === "function" ? { auditReader: log as AuditReader } : {};
+}
+
+/** The HMAC key of query digests: AUDIT_QUERY_KEY, or (demo mode) one kept in the data directory. */
+export function auditQueryKey(config: Config): Promise<Uint8Array> {
+  return loadQueryKey({
+    ...(config.audit.queryKey === undefined ? {} : { configured: config.audit.queryKey }),
+    dataDir: config.dataDir,
+  });
+}
+
+/**
+ * The checkpoint key: AUDIT_CHECKPOINT_KEY_FILE, else in demo mode one generated in the data directory,
+ * else none (checkpoints unsigned).
+ */
+export function auditCheckpointKey(config: Config) {
+  return loadCheckpointKey({
+    ...(config.audit.checkpointKeyFile === undefined ? {} : { file: config.audit.checkpointKeyFile }),
+    ...(config.auth.mode === "demo" ? { generateIn: config.dataDir } : {}),
+  });
+}
+
+/** The configured audit trail: the data directory's (`AUDIT=file`), or PostgreSQL's. */
+export async function openAuditTrail(
+  config: Config,
+  options: { readonly readOnly?: boolean } = {},
+): Promise<AuditTrail> {
+  const { audit } = config;
+  const checkpointKey = options.readOnly ? undefined : await auditCheckpointKey(config);
+  const common = {
+    ...(checkpointKey === undefined ? {} : { checkpointKey }),
+    checkpointIntervalMs: audit.checkpointIntervalMs,
+    ...(options.readOnly ? { readOnly: true } : {}),
+  };
+  if (audit.store.kind === "postgres") {
+    return createPostgresAuditTrail({
+      ...common,
+      connectionString: audit.store.url,
+      timeoutMs: audit.timeoutMs,
+    });
+  }
+  return createFileAuditTrail({
+    ...common,
+    dir: auditTrailDir(config),
+    rotateBytes: audit.rotateBytes,
+    rotateAgeMs: audit.rotateAgeMs,
+    ...(audit.retentionMs === undefined ? {} : { retentionMs: audit.retentionMs }),
+  });
+}
+
+export function auditTrailDir(config: Config): string {
+  return join(config.dataDir, "audit", "trail");
+}
+
+/**
+ * The CLI's caller: the operator (CLEARANCE_OPERATOR, else the OS user) with no agent, a request id of
+ * its own, surface `cli:<command>`.
+ */
+export function operatorCaller(config: Config, command: string): Caller {
+  let user = config.audit.operator;
+  if (user === undefined) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = "unknown";
+    }
+  }
+  const safe = user.replace(/[^A-Za-z0-9_\-@.:+]/g, "_").slice(0, 128) || "unknown";
+  return {
+    principal: { userId: safe, agentIds: [], credential: { clientId: `clearance-cli@${hostname()}` } },
+    requestId: crypto.randomUUID(),
+    surface: `cli:${command}`,
+  };
 }
 
 export function createLogger(config: Config): Logger {

@@ -37,6 +37,89 @@ const PERMIFY_ID = /^[a-zA-Z0-9_\-@.:+]{1,128}$/;
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+// --- The audit trail (README "Audit trail") ------------------------------------------------------------
+const auditEnvironment = {
+  AUDIT: z.enum(["file", "postgres"]).default("file"),
+  AUDIT_DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
+  /** The HMAC key of query digests: at least 32 characters. */
+  AUDIT_QUERY_KEY: optionalText.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+  AUDIT_CHECKPOINT_KEY_FILE: optionalText,
+  AUDIT_CHECKPOINT_INTERVAL_MS: integer(10_000, 100, 3_600_000),
+  AUDIT_ROTATE_BYTES: integer(64 * 1024 * 1024, 4_096, 2 ** 40),
+  AUDIT_ROTATE_HOURS: integer(24, 1, 24 * 366),
+  AUDIT_RETENTION_DAYS: integer(0, 0, 36_500),
+  AUDIT_TIMEOUT_MS: integer(5_000, 100, 600_000),
+  AUDIT_RESOURCE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]{1,64}:[A-Za-z0-9_\-@.:+]{1,128}$/, "must be an entity, e.g. bank:main")
+    .default("bank:main"),
+  CLEARANCE_OPERATOR: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_\-@.:+]{1,128}$/, "must match Permify's id pattern")
+      .optional(),
+  ),
+};
+
+/** Where the audit trail lives and how it is kept (README "Audit trail"). */
+export interface AuditConfig {
+  readonly store: { readonly kind: "file" } | { readonly kind: "postgres"; readonly url: string };
+  /** Absent in demo mode: a key is generated and kept in the data directory. */
+  readonly queryKey?: string;
+  readonly checkpointKeyFile?: string;
+  readonly checkpointIntervalMs: number;
+  readonly rotateBytes: number;
+  readonly rotateAgeMs: number;
+  /** Absent: keep every segment. */
+  readonly retentionMs?: number;
+  readonly timeoutMs: number;
+  /** The entity whose `audit` permission lets a principal read the trail. */
+  readonly resource: { readonly type: string; readonly id: string };
+  /** Who the CLI acts as in the trail (absent: the OS user). */
+  readonly operator?: string;
+}
+
+function auditConfig(
+  e: z.infer<typeof environmentSchema>,
+  production: boolean,
+  problems: string[],
+): AuditConfig | undefined {
+  const before = problems.length;
+  if (e.AUDIT === "postgres" && e.AUDIT_DATABASE_URL === undefined) {
+    problems.push("AUDIT_DATABASE_URL: required when AUDIT=postgres");
+  }
+  if (e.AUDIT === "file" && e.AUDIT_DATABASE_URL !== undefined) {
+    problems.push("AUDIT: set AUDIT=postgres to use AUDIT_DATABASE_URL (or unset AUDIT_DATABASE_URL)");
+  }
+  // A digest keyed by a generated key is only as safe as the data directory; with a real issuer, the key
+  // must come from the operator's secrets.
+  if (production && e.AUDIT_QUERY_KEY === undefined) {
+    problems.push("AUDIT_QUERY_KEY: required when AUTH_ISSUER is set (a secret of at least 32 characters)");
+  }
+  if (problems.length > before) return undefined;
+  const [type, ...rest] = e.AUDIT_RESOURCE.split(":");
+  return {
+    store:
+      e.AUDIT === "postgres" ? { kind: "postgres", url: e.AUDIT_DATABASE_URL as string } : { kind: "file" },
+    ...(e.AUDIT_QUERY_KEY === undefined ? {} : { queryKey: e.AUDIT_QUERY_KEY }),
+    ...(e.AUDIT_CHECKPOINT_KEY_FILE === undefined ? {} : { checkpointKeyFile: e.AUDIT_CHECKPOINT_KEY_FILE }),
+    checkpointIntervalMs: e.AUDIT_CHECKPOINT_INTERVAL_MS,
+    rotateBytes: e.AUDIT_ROTATE_BYTES,
+    rotateAgeMs: e.AUDIT_ROTATE_HOURS * 3_600_000,
+    ...(e.AUDIT_RETENTION_DAYS === 0 ? {} : { retentionMs: e.AUDIT_RETENTION_DAYS * 86_400_000 }),
+    timeoutMs: e.AUDIT_TIMEOUT_MS,
+    resource: { type: type as string, id: rest.join(":") },
+    ...(e.CLEARANCE_OPERATOR === undefined ? {} : { operator: e.CLEARANCE_OPERATOR }),
+  };
+}
+// --- end of the audit trail's configuration ----------------------------------------------------------
+
 /** The environment variables clearance reads, with defaults. The README's configuration table mirrors it. */
 const environmentSchema = z.object({
   CLEARANCE_DATA_DIR: z.string().trim().min(1).default(".clearance"),
@@ -124,6 +207,7 @@ const environmentSchema = z.object({
           .transform(Number),
       ]),
     ),
+  ...auditEnvironment,
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -224,6 +308,7 @@ export interface Config {
   readonly vectors: VectorsConfig;
   /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
   readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
+  readonly audit: AuditConfig;
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -276,6 +361,7 @@ export function loadConfig(env: Environment): Config {
   const auth = authConfig(e, problems);
   const authz = authzConfig(e, problems);
   const vectors = vectorsConfig(e, problems);
+  const audit = auditConfig(e, e.AUTH_ISSUER !== undefined, problems);
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
@@ -312,6 +398,7 @@ export function loadConfig(env: Environment): Config {
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
+    audit: audit as AuditConfig,
   };
 }
 

@@ -1,17 +1,21 @@
 /**
  * Use case: an answer written only from passages the caller, and every agent acting for them, may read.
  * Authorization is complete before the model is called: it receives exactly the passages retrieval let
- * through, and none at all when there are none.
+ * through, and none at all when there are none. The audit trail is asked first whether it can record:
+ * a trail that is down costs no model call (and the answer would be refused anyway).
  */
 import { answerFromPassages } from "../core/answering.ts";
 import type { ScoredChunk } from "../core/chunk.ts";
+import { upstreamFailure } from "../core/errors.ts";
+import type { AuditLog } from "../ports/audit-log.ts";
 import type { ChatModel } from "../ports/chat-model.ts";
-import { recordAudit, retrievalAuditRecord } from "./audit-trail.ts";
+import { type AuditDetail, retrievalAuditDetail } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
 import { retrievalLogFields, type SearchDeps, type SearchInput } from "./search.ts";
 
 export interface AnswerDeps extends SearchDeps {
   readonly chatModel: ChatModel;
+  readonly auditLog: AuditLog;
 }
 
 export interface AnswerOutcome {
@@ -23,17 +27,27 @@ export interface AnswerOutcome {
   readonly logFields: Readonly<Record<string, unknown>>;
 }
 
-export async function answer(deps: AnswerDeps, caller: Caller, input: SearchInput): Promise<AnswerOutcome> {
+export async function answer(
+  deps: AnswerDeps,
+  caller: Caller,
+  input: SearchInput,
+  audit: AuditDetail,
+): Promise<AnswerOutcome> {
+  audit.queryDigest = deps.queryDigest(input.query);
+  audit.k = input.k;
   const result = await deps.retrieve({ principal: caller.principal, query: input.query, k: input.k });
   deps.metrics.observeRetrieval(result.stats);
+  Object.assign(audit, retrievalAuditDetail(result));
+  try {
+    await deps.auditLog.probe();
+  } catch (error) {
+    throw upstreamFailure("audit-log", "the audit log cannot record the request", error);
+  }
+  audit.model = deps.chatModel.model;
   const answered = await answerFromPassages(deps.chatModel, input.query, result.passages);
   const byId = new Map(result.passages.map((passage) => [passage.id, passage]));
   const cited = answered.citations.flatMap((id) => byId.get(id) ?? []);
-  await recordAudit(deps.auditLog, {
-    ...retrievalAuditRecord(caller, input.query, input.k, result),
-    model: deps.chatModel.model,
-    cited: answered.citations,
-  });
+  audit.cited = answered.citations;
   return {
     text: answered.text,
     cited,

@@ -1,4 +1,5 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
+import { auditCommand } from "./audit-command.ts";
 import type { CliCommand } from "./command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
@@ -16,6 +17,7 @@ export const commands: readonly CliCommand[] = [
   schemaCommand,
   grantCommand,
   revokeCommand,
+  auditCommand,
   tokenCommand,
   validateCommand,
 ];

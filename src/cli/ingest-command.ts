@@ -20,6 +20,7 @@ import {
 import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
 import {
+  auditedCommand,
   type CliCommand,
   type CliDeps,
   EXIT_FAILURE,
@@ -72,25 +73,42 @@ export const ingestCommand: CliCommand = {
       const open =
         deps.openRuntime ??
         (() => openRuntime(loadConfig(deps.env ?? processEnvironment()), { readConsistency: "own-writes" }));
-      runtime = await open();
-      const report = await ingestManifest({
-        manifestPath: parsed.manifest,
-        authorizer: runtime.authorizer,
-        vectorStore: runtime.vectorStore,
-        embedder: runtime.embedder,
-        chunking: parsed.chunking,
-        onProgress: (document) => printProgress(document, deps),
-        limits: runtime.config.ingest,
-        relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
-        allowOwnerChange: parsed.allowOwnerChange,
-        ...(parsed.writeSchema
-          ? {
-              schemaChange: {
-                allow: true,
-                confirm: (change) => confirmSchemaChange(change, parsed.yes, deps),
-              },
+      const opened = await open();
+      runtime = opened;
+      const report = await auditedCommand(deps, opened.config, "ingest", "ingest", async (audit) => {
+        const changes: { op: string; target: string }[] = [];
+        audit.changes = changes;
+        return ingestManifest({
+          manifestPath: parsed.manifest,
+          authorizer: opened.authorizer,
+          vectorStore: opened.vectorStore,
+          embedder: opened.embedder,
+          chunking: parsed.chunking,
+          onProgress: (document) => {
+            if (document.status !== "unchanged") {
+              changes.push({
+                op: document.status === "failed" ? "ingest-failed" : "ingest",
+                target: `document:${document.id}`,
+              });
             }
-          : {}),
+            printProgress(document, deps);
+          },
+          limits: opened.config.ingest,
+          relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
+          allowOwnerChange: parsed.allowOwnerChange,
+          ...(parsed.writeSchema
+            ? {
+                schemaChange: {
+                  allow: true,
+                  confirm: async (change) => {
+                    const confirmed = await confirmSchemaChange(change, parsed.yes, deps);
+                    if (confirmed) changes.push({ op: "schema.write", target: "schema" });
+                    return confirmed;
+                  },
+                },
+              }
+            : {}),
+        });
       });
       io.stdout(formatSummary(report));
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;

@@ -1,3 +1,4 @@
+import type { TokenDescriptor } from "../ports/audit-log.ts";
 import type { Subject } from "./authz-model.ts";
 
 /**
@@ -8,6 +9,11 @@ import type { Subject } from "./authz-model.ts";
 export interface Principal {
   readonly userId: string;
   readonly agentIds: readonly string[];
+  /**
+   * What the verified token said about itself (issuer, `jti`, client id), for the audit trail; never the
+   * token. Absent for the CLI's operator.
+   */
+  readonly credential?: TokenDescriptor;
 }
 
 /** The Permify subjects that must all be allowed, the user first. */

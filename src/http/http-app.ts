@@ -6,15 +6,16 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import type { Application } from "../app/application.ts";
 import { publicMessage } from "../app/failures.ts";
 import type { Logger, Metrics } from "../ports/telemetry.ts";
 import type { App, AppEnv } from "./app-env.ts";
 import { errorResponse } from "./error-response.ts";
 import { authenticate } from "./middleware/authenticate.ts";
+import { requestIds } from "./middleware/request-id.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
+import { registerAuditRoute } from "./routes/audit-route.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
@@ -42,7 +43,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
     },
   });
 
-  app.use("*", requestId());
+  app.use("*", requestIds());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
   app.use(
@@ -58,6 +59,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
   registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
+  registerAuditRoute(app, deps.application);
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

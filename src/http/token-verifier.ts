@@ -14,6 +14,7 @@ import {
 import { z } from "zod";
 import { AppError } from "../core/errors.ts";
 import type { Principal } from "../core/principal.ts";
+import type { TokenDescriptor } from "../ports/audit-log.ts";
 
 export interface TokenVerifierOptions {
   readonly issuer: string;
@@ -84,7 +85,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         }
         agentIds.push(actor.sub);
       }
-      return { userId: claims.data.sub, agentIds };
+      return { userId: claims.data.sub, agentIds, credential: describeToken(payload) };
     },
   };
 }
@@ -136,4 +137,18 @@ function verificationError(error: unknown): AppError {
               ? "no key of the issuer matches the token"
               : "the token is malformed or cannot be verified";
   return new AppError("UNAUTHENTICATED", reason, { cause: error });
+}
+
+/** The token's own identifiers for the audit trail: issuer, `jti`, and `client_id` (else `azp`). */
+function describeToken(payload: JWTPayload): TokenDescriptor {
+  const text = (value: unknown) =>
+    typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
+  const issuer = text(payload.iss);
+  const jti = text(payload.jti);
+  const clientId = text(payload.client_id) ?? text(payload.azp);
+  return {
+    ...(issuer === undefined ? {} : { issuer }),
+    ...(jti === undefined ? {} : { jti }),
+    ...(clientId === undefined ? {} : { clientId }),
+  };
 }

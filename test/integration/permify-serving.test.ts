@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ingestManifest } from "../../ingest/ingest.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ingestManifest } from "../../ingest/ingest.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { composeApp, containerModelFor, openRuntime, type Runtime } from "../../src/composition.ts";
 import { loadConfig } from "../../src/config.ts";
 import { exactTupleFilter } from "../../src/core/authz-model.ts";

@@ -58,7 +58,11 @@ describe("loadConfig", () => {
   });
 
   it("token lifetime: a maximum by default, configurable, 0 for none (issue 13, finding 6)", () => {
-    const base = { AUTH_ISSUER: "https://id.example", AUTH_JWKS_URL: "https://id.example/jwks" };
+    const base = {
+      AUTH_ISSUER: "https://id.example",
+      AUTH_JWKS_URL: "https://id.example/jwks",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
+    };
     expect(loadConfig(base).auth).toMatchObject({ maxTokenLifetimeSeconds: 86_400 });
     expect(loadConfig({ ...base, AUTH_MAX_TOKEN_LIFETIME_SECONDS: "900" }).auth).toMatchObject({
       maxTokenLifetimeSeconds: 900,
@@ -76,6 +80,7 @@ describe("loadConfig", () => {
       AUTH_ISSUER: "https://id.example",
       AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
       AUTH_ALGORITHMS: "RS256, ES256",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
       OPENAI_API_KEY: "sk-test",
       OPENAI_BASE_URL: "http://127.0.0.1:11434/v1",
       CHAT_MODEL: "llama3",
@@ -90,6 +95,7 @@ describe("loadConfig", () => {
     const pem = loadConfig({
       AUTH_ISSUER: "https://id.example",
       AUTH_PUBLIC_KEY_PEM: "-----BEGIN\\nabc\\n-----END",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
     });
     expect(pem.auth.mode === "issuer" && "publicKeyPem" in pem.auth.keys && pem.auth.keys.publicKeyPem).toBe(
       "-----BEGIN\nabc\n-----END",
@@ -105,6 +111,30 @@ describe("loadConfig", () => {
     });
     for (const key of ["PORT", "LOG_LEVEL", "AUTH_ALGORITHMS", "RETRIEVAL_MAX_K"])
       expect(message).toContain(key);
+  });
+
+  it("keeps the audit trail in the data directory by default, in PostgreSQL with a URL, and needs a query key with an issuer", () => {
+    const embedded = loadConfig({});
+    expect(embedded.audit).toMatchObject({ store: { kind: "file" }, resource: { type: "bank", id: "main" } });
+    expect(embedded.audit.queryKey).toBeUndefined();
+    expect(embedded.audit.retentionMs).toBeUndefined();
+    const postgres = loadConfig({
+      AUDIT: "postgres",
+      AUDIT_DATABASE_URL: "postgres://clearance@db:5432/audit",
+      AUDIT_RETENTION_DAYS: "3650",
+      AUDIT_RESOURCE: "bank:harbor",
+    });
+    expect(postgres.audit).toMatchObject({
+      store: { kind: "postgres", url: "postgres://clearance@db:5432/audit" },
+      retentionMs: 3650 * 86_400_000,
+      resource: { type: "bank", id: "harbor" },
+    });
+    expect(problemsOf({ AUDIT: "postgres" })).toContain("AUDIT_DATABASE_URL");
+    expect(problemsOf({ AUDIT_DATABASE_URL: "postgres://db/audit" })).toContain("AUDIT:");
+    expect(problemsOf({ AUDIT_QUERY_KEY: "short" })).toContain("AUDIT_QUERY_KEY");
+    expect(
+      problemsOf({ AUTH_ISSUER: "https://id.example", AUTH_JWKS_URL: "https://id.example/jwks" }),
+    ).toContain("AUDIT_QUERY_KEY: required when AUTH_ISSUER is set");
   });
 
   it("refuses keys without an issuer, an issuer without exactly one key source, and none as an algorithm", () => {

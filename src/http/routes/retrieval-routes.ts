@@ -47,7 +47,7 @@ export function registerRetrievalRoutes(app: App, application: Application, limi
     }),
     async (c) => {
       const { passages, logFields } = await application.search(
-        callerOf(c, "/v1/search"),
+        callerOf(c, "POST /v1/search"),
         c.req.valid("json"),
       );
       c.set("logFields", logFields);
@@ -71,7 +71,7 @@ export function registerRetrievalRoutes(app: App, application: Application, limi
       },
     }),
     async (c) => {
-      const answer = await application.answer(callerOf(c, "/v1/answer"), c.req.valid("json"));
+      const answer = await application.answer(callerOf(c, "POST /v1/answer"), c.req.valid("json"));
       c.set("logFields", answer.logFields);
       return c.json(
         {

@@ -133,6 +133,7 @@ describe("clearance token and clearance serve (demo identity)", () => {
       AUTH_MODE: "issuer",
       AUTH_ISSUER: "https://id.example",
       AUTH_JWKS_URL: "https://id.example/jwks.json",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
     };
     expect(await main(["token", "--sub", "maria"], { io, env: issuerEnv })).toBe(1);
     expect(io.out).toEqual([]);

@@ -132,6 +132,7 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
       "/healthz",
       "/readyz",
       "/v1/answer",
+      "/v1/audit",
       "/v1/documents",
       "/v1/search",
     ]);
