@@ -79,7 +79,7 @@ export class VectorIndex {
    * up to date slot by slot from then on: term -> slot -> frequency, and each slot's term counts.
    */
   private lexicalReady = false;
-  private termPostings = new Map<string, Map<number, number>>();
+  private termPostings = new Map<string, TermPosting>();
   private slotTerms: (TermCounts | undefined)[] = [];
   /**
    * Scratch of each slot's lexical score during a hybrid search; all zero between searches, so a dense
@@ -258,10 +258,12 @@ export class VectorIndex {
     for (const { term, weight } of lexical.terms) {
       const posting = this.termPostings.get(term);
       if (posting === undefined) continue;
-      for (const [slot, tf] of posting) {
+      const { slots, tfs, lengths } = packed(posting, this.slotTerms);
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] as number;
         if (boost[slot] === 0) touched.push(slot);
-        const length = (this.slotTerms[slot] as TermCounts).length;
-        boost[slot] = (boost[slot] as number) + weight * saturation(lexical, tf, length);
+        boost[slot] =
+          (boost[slot] as number) + weight * saturation(lexical, tfs[i] as number, lengths[i] as number);
       }
     }
     return touched;
@@ -284,10 +286,11 @@ export class VectorIndex {
     counts.terms.forEach((term, i) => {
       let posting = this.termPostings.get(term);
       if (posting === undefined) {
-        posting = new Map();
+        posting = { bySlot: new Map(), packed: undefined };
         this.termPostings.set(term, posting);
       }
-      posting.set(slot, counts.frequencies[i] as number);
+      posting.bySlot.set(slot, counts.frequencies[i] as number);
+      posting.packed = undefined;
     });
   }
 
@@ -296,7 +299,10 @@ export class VectorIndex {
     if (counts === undefined) return;
     for (const term of counts.terms) {
       const posting = this.termPostings.get(term);
-      if (posting !== undefined && posting.delete(slot) && posting.size === 0) this.termPostings.delete(term);
+      if (posting?.bySlot.delete(slot)) {
+        posting.packed = undefined;
+        if (posting.bySlot.size === 0) this.termPostings.delete(term);
+      }
     }
     this.slotTerms[slot] = undefined;
   }
@@ -572,6 +578,35 @@ export class VectorIndex {
     this.termPostings = new Map();
     this.slotTerms = [];
   }
+}
+
+/**
+ * A term's postings: slot -> frequency for writes, and a packed copy (typed arrays, with each slot's length)
+ * for searches, rebuilt on the first search after a change: iterating a Map costs several times more.
+ */
+interface TermPosting {
+  readonly bySlot: Map<number, number>;
+  packed: { slots: Int32Array; tfs: Float64Array; lengths: Float64Array } | undefined;
+}
+
+function packed(
+  posting: TermPosting,
+  slotTerms: readonly (TermCounts | undefined)[],
+): { slots: Int32Array; tfs: Float64Array; lengths: Float64Array } {
+  if (posting.packed !== undefined) return posting.packed;
+  const n = posting.bySlot.size;
+  const slots = new Int32Array(n);
+  const tfs = new Float64Array(n);
+  const lengths = new Float64Array(n);
+  let i = 0;
+  for (const [slot, tf] of posting.bySlot) {
+    slots[i] = slot;
+    tfs[i] = tf;
+    lengths[i] = (slotTerms[slot] as TermCounts).length;
+    i++;
+  }
+  posting.packed = { slots, tfs, lengths };
+  return posting.packed;
 }
 
 /** What a scan scores: `alpha × (stored vector · query) + boost[slot]`. */
