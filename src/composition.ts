@@ -35,6 +35,8 @@ import { deriveContainerModel } from "./authz-schema/container-model.ts";
 import type { AuthConfig, Config, PermifyConfig } from "./config.ts";
 import type { ContainerModel } from "./core/container-model.ts";
 import { AppError, isAppError } from "./core/errors.ts";
+import type { Ranking } from "./core/lexical.ts";
+import { PUBLIC_BACKGROUND } from "./core/lexical-background.ts";
 import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } from "./core/retrieval.ts";
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
@@ -202,6 +204,14 @@ export async function containerModelFor(
   return derived.ok ? { model: derived.model } : { model: null, reason: derived.reason };
 }
 
+/** The configured ranking, with the lexical statistics shipped with the code (never the store's). */
+export function rankingFor(config: Pick<Config, "retrieval">): Ranking {
+  const { ranking } = config.retrieval;
+  return ranking.kind === "hybrid"
+    ? { kind: "hybrid", denseWeight: ranking.denseWeight, statistics: PUBLIC_BACKGROUND }
+    : { kind: "dense" };
+}
+
 /** Everything the HTTP surface is built from: the ports, identity, limits and retrieval settings. */
 export interface AppDeps {
   readonly authorizer: Authorizer;
@@ -309,6 +319,7 @@ export async function composeServedApp(
       strategy: config.retrieval.strategy,
       budget: config.retrieval.scanBudget,
       containerModel: containers.model,
+      ranking: rankingFor(config),
     },
     metrics,
     ...(identity.jwks ? { jwks: identity.jwks } : {}),

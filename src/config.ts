@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { AppError } from "./core/errors.ts";
+import { DEFAULT_DENSE_WEIGHT } from "./core/lexical.ts";
 import { DEFAULT_SCAN_BUDGET, type ScanBudget, STRATEGIES, type StrategySetting } from "./core/retrieval.ts";
 
 const SIGNATURE_ALGORITHMS = [
@@ -161,6 +162,8 @@ const environmentSchema = z.object({
   RETRIEVAL_SCAN_MAX_ROUNDS: integer(DEFAULT_SCAN_BUDGET.maxRounds, 1, 1_000),
   RETRIEVAL_SCAN_MAX_CANDIDATES: integer(DEFAULT_SCAN_BUDGET.maxCandidates, 1, 10_000_000),
   RETRIEVAL_SCAN_MAX_MS: integer(DEFAULT_SCAN_BUDGET.maxMs, 1, 600_000),
+  RETRIEVAL_RANKING: optionalText.pipe(z.enum(["hybrid", "dense"]).optional()),
+  RETRIEVAL_DENSE_WEIGHT: z.coerce.number().min(0).max(1).default(DEFAULT_DENSE_WEIGHT),
   AUTHZ: z.enum(["embedded", "permify"]).default("embedded"),
   PERMIFY_ENDPOINT: optionalText.pipe(
     z
@@ -303,6 +306,12 @@ export interface Config {
     /** `adaptive`, or a strategy every request must use. */
     readonly strategy: StrategySetting;
     readonly scanBudget: ScanBudget;
+    /**
+     * How chunks are ranked: `hybrid` (BM25 on fixed public statistics blended with the cosine, with this
+     * weight of the cosine; the default on the embedded store) or `dense` (the cosine alone; the default,
+     * and for now the only choice, on Qdrant).
+     */
+    readonly ranking: { readonly kind: "dense" } | { readonly kind: "hybrid"; readonly denseWeight: number };
   };
   readonly authz: AuthzConfig;
   readonly vectors: VectorsConfig;
@@ -362,6 +371,10 @@ export function loadConfig(env: Environment): Config {
   const authz = authzConfig(e, problems);
   const vectors = vectorsConfig(e, problems);
   const audit = auditConfig(e, e.AUTH_ISSUER !== undefined, problems);
+  const rankingKind = e.RETRIEVAL_RANKING ?? (e.VECTORS === "embedded" ? "hybrid" : "dense");
+  if (rankingKind === "hybrid" && e.VECTORS === "qdrant") {
+    problems.push("RETRIEVAL_RANKING: hybrid is not available with VECTORS=qdrant yet (use dense)");
+  }
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
@@ -394,6 +407,10 @@ export function loadConfig(env: Environment): Config {
         maxCandidates: e.RETRIEVAL_SCAN_MAX_CANDIDATES,
         maxMs: e.RETRIEVAL_SCAN_MAX_MS,
       },
+      ranking:
+        rankingKind === "hybrid"
+          ? { kind: "hybrid", denseWeight: e.RETRIEVAL_DENSE_WEIGHT }
+          : { kind: "dense" },
     },
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,

@@ -11,6 +11,7 @@ import type { VectorStore } from "../ports/vector-store.ts";
 import type { ScoredChunk } from "./chunk.ts";
 import type { ContainerModel } from "./container-model.ts";
 import { AppError } from "./errors.ts";
+import { lexicalQuery, type Ranking } from "./lexical.ts";
 import { type Principal, principalSubjects } from "./principal.ts";
 import { RetrievalMeter, upstream } from "./retrieval-meter.ts";
 import {
@@ -92,10 +93,17 @@ export interface RetrievalEngineOptions extends RetrievalPorts {
   readonly containerModel?: ContainerModel | null;
   readonly estimates?: { readonly maxEntries?: number; readonly ttlMs?: number };
   readonly now?: () => number;
+  /**
+   * How chunks are ranked (default: dense, the cosine alone). Hybrid blends the cosine with BM25 on fixed
+   * background statistics (core/lexical.ts): every strategy ranks by the fused score and stays exact,
+   * and nothing a principal may not read changes their scores.
+   */
+  readonly ranking?: Ranking;
 }
 
 export interface RetrievalEngine {
   readonly setting: StrategySetting;
+  readonly ranking: Ranking;
   readonly retrieve: Retrieve;
 }
 
@@ -109,6 +117,10 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
   const containerModel = options.containerModel ?? null;
   if (setting === "container-pre-filter" && containerModel === null) {
     throw new AppError("BAD_REQUEST", "the container pre-filter needs a container model");
+  }
+  const ranking: Ranking = options.ranking ?? { kind: "dense" };
+  if (ranking.kind === "hybrid" && !(ranking.denseWeight >= 0 && ranking.denseWeight <= 1)) {
+    throw new AppError("BAD_REQUEST", "the dense weight of a hybrid ranking must be from 0 to 1");
   }
   const now = options.now ?? (() => performance.now());
   const costs = new CostModel();
@@ -146,6 +158,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
       request,
       subjects: principalSubjects(request.principal),
       vector: embedding,
+      ...(ranking.kind === "hybrid" ? { lexical: lexicalQuery(request.query, ranking) } : {}),
       total,
       started,
       now,
@@ -196,7 +209,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
     };
   }
 
-  return { setting, retrieve };
+  return { setting, ranking, retrieve };
 }
 
 function principalKey(principal: Principal): string {

@@ -347,4 +347,19 @@ describe("loadConfig", () => {
       expect(bad).toContain(key);
     }
   });
+
+  it("ranks hybrid on the embedded store and dense on Qdrant by default, and refuses hybrid on Qdrant", () => {
+    expect(loadConfig({}).retrieval.ranking).toEqual({ kind: "hybrid", denseWeight: 0.3 });
+    expect(loadConfig({ RETRIEVAL_DENSE_WEIGHT: "0.5" }).retrieval.ranking).toEqual({
+      kind: "hybrid",
+      denseWeight: 0.5,
+    });
+    expect(loadConfig({ RETRIEVAL_RANKING: "dense" }).retrieval.ranking).toEqual({ kind: "dense" });
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333" };
+    expect(loadConfig(qdrant).retrieval.ranking).toEqual({ kind: "dense" });
+    expect(problemsOf({ ...qdrant, RETRIEVAL_RANKING: "hybrid" })).toContain("RETRIEVAL_RANKING");
+    expect(problemsOf({ RETRIEVAL_RANKING: "semantic", RETRIEVAL_DENSE_WEIGHT: "2" })).toEqual(
+      expect.stringContaining("RETRIEVAL_DENSE_WEIGHT"),
+    );
+  });
 });

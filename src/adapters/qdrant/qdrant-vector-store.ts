@@ -294,6 +294,12 @@ class QdrantVectorStore implements VectorStore {
     const { resources, containers } = request;
     checkSet(resources, "resources");
     checkSet(containers, "containers");
+    if (request.lexical !== undefined) {
+      // Not built yet: Qdrant's own IDF modifier counts every point of the collection, the leak that
+      // core/lexical.ts is designed against; an exact fused ranking needs the adapter to score the lexical
+      // half itself. Refusing keeps the port's promise (never a silent fallback to cosine).
+      throw new AppError("BAD_REQUEST", "hybrid search is not available on the Qdrant store");
+    }
     // As the port says (and Qdrant refuses a limit of 0): k = 0 asks for nothing.
     if (request.k === 0) return [];
     const must: object[] = [this.tenantCondition()];
