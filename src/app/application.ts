@@ -11,7 +11,7 @@ import type { Authorizer } from "../ports/authorizer.ts";
 import type { ChatModel } from "../ports/chat-model.ts";
 import type { ApplicationMetrics, Logger } from "../ports/telemetry.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
-import { type AnswerOutcome, answer } from "./answer.ts";
+import { type AnswerOutcome, type AnswerStream, answer, streamAnswer } from "./answer.ts";
 import type { Caller } from "./caller.ts";
 import { listReadableDocuments, type ReadableDocument } from "./documents.ts";
 import { type FailureReport, reportFailure } from "./failures.ts";
@@ -34,6 +34,11 @@ export interface ApplicationDeps {
 export interface Application {
   search(caller: Caller, input: SearchInput): Promise<SearchOutcome>;
   answer(caller: Caller, input: SearchInput): Promise<AnswerOutcome>;
+  /**
+   * The answer as a stream of events. Rejects (with the failure reported) only before anything is
+   * streamed; afterwards a failure is an `error` event, already logged and counted.
+   */
+  streamAnswer(caller: Caller, input: SearchInput): Promise<AnswerStream>;
   listReadableDocuments(caller: Caller): Promise<{
     readonly documents: readonly ReadableDocument[];
     readonly logFields: Record<string, unknown>;
@@ -60,6 +65,10 @@ export function createApplication(deps: ApplicationDeps): Application {
   return {
     search: (caller, input) => run(caller, () => search(deps, caller, input)),
     answer: (caller, input) => run(caller, () => answer(deps, caller, input)),
+    streamAnswer: (caller, input) =>
+      run(caller, () =>
+        streamAnswer(deps, caller, input, (error) => reportFailure(error, caller, telemetry)),
+      ),
     listReadableDocuments: (caller) => run(caller, () => listReadableDocuments(deps, caller)),
     readiness: ({ requestId }) =>
       checkReadiness(

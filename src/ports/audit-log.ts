@@ -27,6 +27,18 @@ export interface AuditRecord {
   /** For /v1/answer: the model called and the chunk ids it cited. */
   readonly model?: string;
   readonly cited?: readonly string[];
+  /**
+   * For answers: `answer-started` is stored before a streamed answer's first byte; then one of
+   * `answer-finished`, `answer-withheld` (access to a cited resource changed while the model wrote),
+   * `answer-incomplete` (a failure after streaming began) or `answer-abandoned` (the client went away).
+   * A JSON answer is stored once, when written, and carries `answer-withheld` only when withheld.
+   */
+  readonly phase?:
+    | "answer-started"
+    | "answer-finished"
+    | "answer-withheld"
+    | "answer-incomplete"
+    | "answer-abandoned";
 }
 
 /**

@@ -156,6 +156,14 @@ export async function createSmallBank(
       calls += 1;
       return answerer.answer(request);
     },
+    ...(answerer.streamAnswer === undefined
+      ? {}
+      : {
+          streamAnswer: (request) => {
+            calls += 1;
+            return (answerer.streamAnswer as NonNullable<ChatModel["streamAnswer"]>)(request);
+          },
+        }),
     probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
