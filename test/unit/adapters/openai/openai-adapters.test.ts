@@ -7,7 +7,7 @@ import { PASSAGES_BEGIN, PASSAGES_END } from "../../../../src/adapters/openai/an
 import { createOpenAiChatModel } from "../../../../src/adapters/openai/openai-chat-model.ts";
 import { createOpenAiEmbedder } from "../../../../src/adapters/openai/openai-embedder.ts";
 import { isAppError } from "../../../../src/core/errors.ts";
-import type { AnswerRequest } from "../../../../src/ports/chat-model.ts";
+import type { AnswerPart, AnswerRequest } from "../../../../src/ports/chat-model.ts";
 import { defaultEmbedding, type StubServer, startStubOpenAiServer } from "./stub-openai-server.ts";
 
 const API_KEY = "sk-test-not-a-secret";
@@ -214,5 +214,54 @@ describe("OpenAI embedder (stub server)", () => {
       caught = error;
     }
     expect(isAppError(caught, "BAD_REQUEST")).toBe(true);
+  });
+});
+
+describe("OpenAI chat model, streamed (stub server)", () => {
+  async function collect(parts: AsyncIterable<AnswerPart>): Promise<AnswerPart[]> {
+    const out: AnswerPart[] = [];
+    for await (const part of parts) out.push(part);
+    return out;
+  }
+
+  it("streams the model's pieces as they arrive, then the answer with its citations", async () => {
+    server.behaviour = { chatPieces: ["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"] };
+    const parts = await collect(chatModel().streamAnswer?.(REQUEST) as AsyncIterable<AnswerPart>);
+    expect(server.requests.at(-1)?.body.stream).toBe(true);
+    const texts = parts.filter((part) => part.kind === "text").map((part) => part.text);
+    expect(texts).toEqual(["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"]);
+    const last = parts.at(-1);
+    expect(last?.kind).toBe("answer");
+    if (last?.kind !== "answer") return;
+    expect(last.answer.text).toBe(texts.join(""));
+    expect(last.answer.citations).toEqual(["stmt-4471#0"]);
+  });
+
+  it("throws UPSTREAM_UNAVAILABLE, quoting nothing, when the connection breaks mid-answer", async () => {
+    server.behaviour = { chatPieces: ["one ", "two ", "three"], breakAfterPieces: 2, pieceDelayMs: 10 };
+    const seen: AnswerPart[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const part of chatModel().streamAnswer?.(REQUEST) as AsyncIterable<AnswerPart>)
+          seen.push(part);
+      })(),
+    );
+    expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
+    expect(error.message).not.toContain(SECRET_TEXT);
+    expect(seen.some((part) => part.kind === "answer")).toBe(false);
+  });
+
+  it("holds the deadline over the whole stream", async () => {
+    server.behaviour = { chatPieces: ["slow ", "slower ", "slowest"], pieceDelayMs: 400 };
+    const started = Date.now();
+    const error = await failure(
+      (async () => {
+        for await (const _ of chatModel({ timeoutMs: 300 }).streamAnswer?.(
+          REQUEST,
+        ) as AsyncIterable<AnswerPart>);
+      })(),
+    );
+    expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
