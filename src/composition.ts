@@ -10,6 +10,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createRemoteJWKSet } from "jose";
 import { type Logger, pino } from "pino";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { createJsonlAuditLog } from "./adapters/audit/jsonl-audit-log.ts";
 import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
@@ -33,6 +35,7 @@ import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } fro
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
+import type { ConsoleSignIn, DemoTokens, WebSurface } from "./http/routes/web-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
 import type { AuditLog } from "./ports/audit-log.ts";
@@ -40,6 +43,7 @@ import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
 import type { VectorStore } from "./ports/vector-store.ts";
+import { buildWebAssets } from "./web/build-web-assets.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -211,6 +215,10 @@ export interface AppDeps {
   readonly retrieve?: Retrieve;
   /** Where `/metrics` series are recorded (default: a registry of this app's own). */
   readonly metrics?: Metrics;
+  /** Origins whose pages may call `/v1/*` from a browser (default: none). */
+  readonly corsAllowedOrigins?: readonly string[];
+  /** The chat widget and the console (default: not served). */
+  readonly web?: WebSurface;
 }
 
 /** The retrieval engine, the application layer on it, and the HTTP surface on that. */
@@ -241,6 +249,8 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     limits: deps.limits,
     metrics,
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
+    ...(deps.corsAllowedOrigins ? { corsAllowedOrigins: deps.corsAllowedOrigins } : {}),
+    ...(deps.web ? { web: deps.web } : {}),
   });
   return { app, application };
 }
@@ -282,8 +292,65 @@ export async function composeServedApp(
     },
     metrics: createMetrics({ defaultMetrics: true }),
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
+    corsAllowedOrigins: config.web.corsAllowedOrigins,
+    web: await webSurface(config),
   });
   return { app, close: () => auditLog.close() };
+}
+
+/**
+ * The widget and the console, built from src/web, and how the console signs people in: demo tokens in
+ * demo mode (the picker offers the fixture bank's people), else the issuer's OpenID Connect login when
+ * the console has a client id there.
+ */
+async function webSurface(config: Config): Promise<WebSurface> {
+  const assets = await buildWebAssets();
+  if (config.auth.mode === "demo") {
+    return { assets, signIn: { mode: "demo" }, demo: await demoTokens(config.dataDir, config.auth.audience) };
+  }
+  const signIn: ConsoleSignIn =
+    config.web.consoleOidc === undefined
+      ? { mode: "none" }
+      : { mode: "oidc", authority: config.auth.issuer, ...config.web.consoleOidc };
+  return { assets, signIn };
+}
+
+const demoPeopleSchema = z.object({
+  users: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+  agents: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+});
+
+/** The README's four principals, for the console's side-by-side comparison (those that exist). */
+const SHOWCASE = [
+  { sub: "maria", agents: [] },
+  { sub: "tom", agents: [] },
+  { sub: "victor", agents: [] },
+  { sub: "victor", agents: ["support-assistant"] },
+] as const;
+
+async function demoTokens(dataDir: string, audience: string): Promise<DemoTokens> {
+  const identity = await loadDemoIdentity(dataDir);
+  let people: z.infer<typeof demoPeopleSchema> = { users: [], agents: [] };
+  try {
+    people = demoPeopleSchema.parse(
+      parseYaml(await readFile(new URL("../fixtures/users.yaml", import.meta.url), "utf8")),
+    );
+  } catch {
+    // No fixture bank beside the code: the picker is empty, and tokens are still issued for any id.
+  }
+  const name = (id: string, list: readonly { id: string; name: string }[]) =>
+    list.find((person) => person.id === id)?.name;
+  const showcase = SHOWCASE.flatMap(({ sub, agents }) => {
+    const user = name(sub, people.users);
+    const agentNames = agents.map((id) => name(id, people.agents));
+    if (user === undefined || agentNames.some((agent) => agent === undefined)) return [];
+    const label = agents.length === 0 ? user : `${agentNames.join(", ")} for ${user}`;
+    return [{ sub, agents: [...agents], label }];
+  });
+  return {
+    people: { ...people, showcase },
+    issue: ({ sub, agentIds, ttlSeconds }) => identity.sign({ sub, agentIds, audience, ttlSeconds }),
+  };
 }
 
 export function createLogger(config: Config): Logger {

@@ -126,6 +126,9 @@ export async function createSmallBank(
     logger?: Logger;
     /** The retrieval engine's options (default: adaptive). */
     retrieval?: AppDeps["retrieval"];
+    /** Browser clients: allowed origins and the web surface (default: none). */
+    corsAllowedOrigins?: AppDeps["corsAllowedOrigins"];
+    web?: AppDeps["web"];
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -177,6 +180,8 @@ export async function createSmallBank(
     logger: options.logger ?? pino({ level: "silent" }),
     retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
+    ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
+    ...(options.web ? { web: options.web } : {}),
   });
   return { app, authorizer, vectorStore, auditLog, modelCalls: () => calls };
 }

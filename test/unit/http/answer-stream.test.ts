@@ -85,7 +85,9 @@ describe("POST /v1/answer with Accept: text/event-stream", () => {
     expect(names.filter((name) => name === "text").length).toBeGreaterThan(1);
     expect(names.slice(1, -1).every((name) => name === "text")).toBe(true);
 
-    const json = (await (await postJson(bank.app, "/v1/answer", { query: QUESTION, k: 5 }, token)).json()) as {
+    const json = (await (
+      await postJson(bank.app, "/v1/answer", { query: QUESTION, k: 5 }, token)
+    ).json()) as {
       answer: string;
       citations: unknown[];
       passages: { chunkId: string }[];
@@ -163,7 +165,10 @@ describe("POST /v1/answer with Accept: text/event-stream", () => {
     expect(error.incomplete).toBe(true);
     expect(error.error.code).toBe("UPSTREAM_UNAVAILABLE");
     expect(error.error.message).not.toContain("passage");
-    expect(bank.auditLog.records.map((record) => record.phase)).toEqual(["answer-started", "answer-incomplete"]);
+    expect(bank.auditLog.records.map((record) => record.phase)).toEqual([
+      "answer-started",
+      "answer-incomplete",
+    ]);
   });
 });
 
@@ -187,7 +192,12 @@ describe("re-check before citing", () => {
     const token = await signTestToken({ sub: "maria" });
     const pending = stream
       ? askStreaming(served.app, token, { query: "Harbor Grocers card transaction statement", k: 5 })
-      : postJson(served.app, "/v1/answer", { query: "Harbor Grocers card transaction statement", k: 5 }, token);
+      : postJson(
+          served.app,
+          "/v1/answer",
+          { query: "Harbor Grocers card transaction statement", k: 5 },
+          token,
+        );
     await gated.started;
     const roundsBefore = bulkRounds;
     await bank.authorizer.deleteData({ tuples: exactTupleFilter(MARIA_HOLDS) });

@@ -7,7 +7,7 @@ import { PASSAGES_BEGIN, PASSAGES_END } from "../../../../src/adapters/openai/an
 import { createOpenAiChatModel } from "../../../../src/adapters/openai/openai-chat-model.ts";
 import { createOpenAiEmbedder } from "../../../../src/adapters/openai/openai-embedder.ts";
 import { isAppError } from "../../../../src/core/errors.ts";
-import type { AnswerPart, AnswerRequest } from "../../../../src/ports/chat-model.ts";
+import type { AnswerPart, AnswerRequest, ChatModel } from "../../../../src/ports/chat-model.ts";
 import { defaultEmbedding, type StubServer, startStubOpenAiServer } from "./stub-openai-server.ts";
 
 const API_KEY = "sk-test-not-a-secret";
@@ -217,6 +217,11 @@ describe("OpenAI embedder (stub server)", () => {
   });
 });
 
+function streamOf(model: ChatModel): AsyncIterable<AnswerPart> {
+  if (model.streamAnswer === undefined) throw new Error("the adapter does not stream");
+  return model.streamAnswer(REQUEST);
+}
+
 describe("OpenAI chat model, streamed (stub server)", () => {
   async function collect(parts: AsyncIterable<AnswerPart>): Promise<AnswerPart[]> {
     const out: AnswerPart[] = [];
@@ -226,7 +231,7 @@ describe("OpenAI chat model, streamed (stub server)", () => {
 
   it("streams the model's pieces as they arrive, then the answer with its citations", async () => {
     server.behaviour = { chatPieces: ["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"] };
-    const parts = await collect(chatModel().streamAnswer?.(REQUEST) as AsyncIterable<AnswerPart>);
+    const parts = await collect(streamOf(chatModel()));
     expect(server.requests.at(-1)?.body.stream).toBe(true);
     const texts = parts.filter((part) => part.kind === "text").map((part) => part.text);
     expect(texts).toEqual(["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"]);
@@ -242,8 +247,7 @@ describe("OpenAI chat model, streamed (stub server)", () => {
     const seen: AnswerPart[] = [];
     const error = await failure(
       (async () => {
-        for await (const part of chatModel().streamAnswer?.(REQUEST) as AsyncIterable<AnswerPart>)
-          seen.push(part);
+        for await (const part of streamOf(chatModel())) seen.push(part);
       })(),
     );
     expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
@@ -256,9 +260,7 @@ describe("OpenAI chat model, streamed (stub server)", () => {
     const started = Date.now();
     const error = await failure(
       (async () => {
-        for await (const _ of chatModel({ timeoutMs: 300 }).streamAnswer?.(
-          REQUEST,
-        ) as AsyncIterable<AnswerPart>);
+        for await (const _ of streamOf(chatModel({ timeoutMs: 300 })));
       })(),
     );
     expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
