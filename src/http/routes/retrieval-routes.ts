@@ -122,6 +122,9 @@ function streamAnswerEvents(c: Context<AppEnv>, events: AsyncIterable<AnswerEven
     for await (const event of events) {
       if (stream.aborted || stream.closed) break;
       await stream.writeSSE({ event: event.type, data: JSON.stringify(sseData(event, requestId)) });
+      // Let the socket flush the passages before the model starts: an in-process model's work is
+      // synchronous and would otherwise hold the first event back until it finishes.
+      if (event.type === "passages") await new Promise<void>((resolve) => setImmediate(resolve));
     }
   });
 }

@@ -83,7 +83,7 @@ export class ClearanceChat extends HTMLElement {
 
   constructor() {
     super();
-    this.#root = this.attachShadow({ mode: "closed" });
+    this.#root = this.attachShadow({ mode: "open" });
     this.#root.adoptedStyleSheets = [styleSheet()];
     const panel = element("section", { class: "panel", "aria-labelledby": "heading" });
     const heading = element("h2", { id: "heading" }, "Ask a question");
