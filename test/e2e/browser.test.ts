@@ -20,6 +20,16 @@ import { openRuntime, type Runtime } from "../../src/composition.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 
+/** The page's document, as the callbacks run in the browser use it (this project compiles without DOM types). */
+declare const document: {
+  readonly scripts: { readonly length: number };
+  readonly activeElement: { readonly id: string; readonly tagName: string } | null;
+  querySelectorAll(selector: string): { readonly length: number };
+  querySelector(
+    selector: string,
+  ): { readonly shadowRoot: { readonly activeElement: { readonly id: string } | null } | null } | null;
+};
+
 const README_QUESTION = "Is the Pier Street branch closing, and what happens to my safe deposit box?";
 const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 
@@ -176,7 +186,12 @@ describe.skipIf(chromiumPath === undefined)("the widget and the console in Chrom
     // The bank's stylesheet does not reach into the shadow root.
     const color = await page
       .locator("clearance-chat textarea")
-      .evaluate((node) => getComputedStyle(node).color);
+      .evaluate(
+        (node) =>
+          (globalThis as unknown as { getComputedStyle(n: unknown): { color: string } }).getComputedStyle(
+            node,
+          ).color,
+      );
     expect(color).not.toBe("rgb(255, 0, 0)");
     await expect.poll(() => page.locator("clearance-chat textarea").isVisible()).toBe(true);
     expect(dialogs).toEqual([]);
@@ -211,7 +226,7 @@ describe.skipIf(chromiumPath === undefined)("the widget and the console in Chrom
     const { page } = await watchedPage([bankOrigin, server.url]);
     await page.goto(bankOrigin);
     await page.evaluate(() => {
-      (window as unknown as { nextTokenTtl: number }).nextTokenTtl = 1;
+      (globalThis as unknown as { nextTokenTtl: number }).nextTokenTtl = 1;
     });
     // The first token lives 1 s; it is expired by the time it reaches the server (no clock leeway).
     await page.route(`${server.url}/v1/answer`, async (route) => {
@@ -220,7 +235,7 @@ describe.skipIf(chromiumPath === undefined)("the widget and the console in Chrom
     });
     await widgetAsk(page, "How many rewards points do I need for a travel voucher?");
     expect(
-      await page.evaluate(() => (window as unknown as { tokenRequests: boolean[] }).tokenRequests),
+      await page.evaluate(() => (globalThis as unknown as { tokenRequests: boolean[] }).tokenRequests),
     ).toEqual([false, true]);
     await page.close();
   });
@@ -248,7 +263,11 @@ describe.skipIf(chromiumPath === undefined)("the widget and the console in Chrom
       await column.locator(".answer[aria-busy=false]").waitFor({ timeout: 20_000 });
       const ids = await column
         .locator("li")
-        .evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.documentId ?? ""));
+        .evaluateAll((items) =>
+          items.map(
+            (item) => (item as unknown as { dataset: { documentId?: string } }).dataset.documentId ?? "",
+          ),
+        );
       return [...new Set(ids)].sort();
     };
     expect(await cited("maria")).toEqual([
