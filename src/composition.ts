@@ -11,6 +11,8 @@ import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { createRemoteJWKSet } from "jose";
 import { type Logger, pino } from "pino";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { loadCheckpointKey, loadQueryKey } from "./adapters/audit/audit-keys.ts";
 import { createFileAuditTrail } from "./adapters/audit/file-audit-trail.ts";
 import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
@@ -41,6 +43,7 @@ import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } fro
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
 import { createMetricsApp } from "./http/metrics-app.ts";
+import type { ConsoleSignIn, DemoTokens, WebSurface } from "./http/routes/web-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
 import type { AuditLog, AuditReader, AuditTrail } from "./ports/audit-log.ts";
@@ -49,6 +52,7 @@ import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
 import type { Metrics } from "./ports/telemetry.ts";
 import type { VectorStore } from "./ports/vector-store.ts";
+import { buildWebAssets } from "./web/build-web-assets.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -241,6 +245,10 @@ export interface AppDeps {
   readonly auditQueryKey?: Uint8Array;
   /** The entity whose `audit` permission lets a principal read the trail (default `bank:main`). */
   readonly auditResource?: { readonly type: string; readonly id: string };
+  /** Origins whose pages may call `/v1/*` from a browser (default: none). */
+  readonly corsAllowedOrigins?: readonly string[];
+  /** The chat widget and the console (default: not served). */
+  readonly web?: WebSurface;
 }
 
 /** The retrieval engine, the application layer on it, and the HTTP surface on that. */
@@ -274,6 +282,8 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     limits: deps.limits,
     metrics,
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
+    ...(deps.corsAllowedOrigins ? { corsAllowedOrigins: deps.corsAllowedOrigins } : {}),
+    ...(deps.web ? { web: deps.web } : {}),
   });
   return { app, application };
 }
@@ -326,6 +336,8 @@ export async function composeServedApp(
     auditReader: auditLog,
     auditQueryKey: await auditQueryKey(config),
     auditResource: config.audit.resource,
+    corsAllowedOrigins: config.web.corsAllowedOrigins,
+    web: await webSurface(config),
   });
   return { app, metricsApp: createMetricsApp(metrics), close: () => auditLog.close() };
 }
@@ -418,6 +430,61 @@ export function operatorCaller(config: Config, command: string): Caller {
     principal: { userId: safe, agentIds: [], credential: { clientId: `clearance-cli@${hostname()}` } },
     requestId: crypto.randomUUID(),
     surface: `cli:${command}`,
+  };
+}
+
+/**
+ * The widget and the console, built from src/web, and how the console signs people in: demo tokens in
+ * demo mode (the picker offers the fixture bank's people), else the issuer's OpenID Connect login when
+ * the console has a client id there.
+ */
+async function webSurface(config: Config): Promise<WebSurface> {
+  const assets = await buildWebAssets();
+  if (config.auth.mode === "demo") {
+    return { assets, signIn: { mode: "demo" }, demo: await demoTokens(config.dataDir, config.auth.audience) };
+  }
+  const signIn: ConsoleSignIn =
+    config.web.consoleOidc === undefined || config.auth.mode !== "issuer"
+      ? { mode: "none" }
+      : { mode: "oidc", authority: config.auth.issuer, ...config.web.consoleOidc };
+  return { assets, signIn };
+}
+
+const demoPeopleSchema = z.object({
+  users: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+  agents: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+});
+
+/** The README's four principals, for the console's side-by-side comparison (those that exist). */
+const SHOWCASE = [
+  { sub: "maria", agents: [] },
+  { sub: "tom", agents: [] },
+  { sub: "victor", agents: [] },
+  { sub: "victor", agents: ["support-assistant"] },
+] as const;
+
+async function demoTokens(dataDir: string, audience: string): Promise<DemoTokens> {
+  const identity = await loadDemoIdentity(dataDir);
+  let people: z.infer<typeof demoPeopleSchema> = { users: [], agents: [] };
+  try {
+    people = demoPeopleSchema.parse(
+      parseYaml(await readFile(new URL("../fixtures/users.yaml", import.meta.url), "utf8")),
+    );
+  } catch {
+    // No fixture bank beside the code: the picker is empty, and tokens are still issued for any id.
+  }
+  const name = (id: string, list: readonly { id: string; name: string }[]) =>
+    list.find((person) => person.id === id)?.name;
+  const showcase = SHOWCASE.flatMap(({ sub, agents }) => {
+    const user = name(sub, people.users);
+    const agentNames = agents.map((id) => name(id, people.agents));
+    if (user === undefined || agentNames.some((agent) => agent === undefined)) return [];
+    const label = agents.length === 0 ? user : `${agentNames.join(", ")} for ${user}`;
+    return [{ sub, agents: [...agents], label }];
+  });
+  return {
+    people: { ...people, showcase },
+    issue: ({ sub, agentIds, ttlSeconds }) => identity.sign({ sub, agentIds, audience, ttlSeconds }),
   };
 }
 

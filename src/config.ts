@@ -318,6 +318,8 @@ export interface Config {
   /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
   readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
   readonly audit: AuditConfig;
+  /** Browser clients: CORS and the staff console's sign-in. */
+  readonly web: WebConfig;
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -375,6 +377,7 @@ export function loadConfig(env: Environment): Config {
   if (rankingKind === "hybrid" && e.VECTORS === "qdrant") {
     problems.push("RETRIEVAL_RANKING: hybrid is not available with VECTORS=qdrant yet (use dense)");
   }
+  const web = webConfig(env, problems);
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
@@ -416,6 +419,7 @@ export function loadConfig(env: Environment): Config {
     vectors: vectors as VectorsConfig,
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
     audit: audit as AuditConfig,
+    web,
   };
 }
 
@@ -557,4 +561,57 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
     clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
     maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
   };
+}
+
+// --- Browser clients (the chat widget, the staff console, other origins) ------------------------------
+
+const webEnvironmentSchema = z.object({
+  CORS_ALLOWED_ORIGINS: z.string().default(""),
+  CONSOLE_OIDC_CLIENT_ID: optionalText,
+  CONSOLE_OIDC_SCOPE: z.string().trim().min(1).default("openid"),
+});
+
+export interface WebConfig {
+  /**
+   * Origins whose pages may call the API from a browser (`https://www.bank.example`); none by default.
+   * Only Bearer tokens cross origins: credentials (cookies) are never allowed.
+   */
+  readonly corsAllowedOrigins: readonly string[];
+  /** The console's OpenID Connect client at AUTH_ISSUER (authorization code with PKCE); absent: no sign-in. */
+  readonly consoleOidc?: { readonly clientId: string; readonly scope: string };
+}
+
+function webConfig(env: Environment, problems: string[]): WebConfig {
+  const parsed = webEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    return { corsAllowedOrigins: [] };
+  }
+  const e = parsed.data;
+  const origins: string[] = [];
+  for (const entry of e.CORS_ALLOWED_ORIGINS.split(",").map((value) => value.trim())) {
+    if (entry === "") continue;
+    const origin = exactOrigin(entry);
+    if (origin === undefined) {
+      problems.push(`CORS_ALLOWED_ORIGINS: "${entry}" is not an origin like https://www.bank.example`);
+    } else origins.push(origin);
+  }
+  return {
+    corsAllowedOrigins: origins,
+    ...(e.CONSOLE_OIDC_CLIENT_ID === undefined
+      ? {}
+      : { consoleOidc: { clientId: e.CONSOLE_OIDC_CLIENT_ID, scope: e.CONSOLE_OIDC_SCOPE } }),
+  };
+}
+
+/** `scheme://host[:port]` exactly, with no path, query or wildcard: what a browser sends as `Origin`. */
+function exactOrigin(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+    if (url.origin !== value.replace(/\/$/, "")) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
 }

@@ -13,7 +13,7 @@ import type { Authorizer } from "../ports/authorizer.ts";
 import type { ChatModel } from "../ports/chat-model.ts";
 import type { ApplicationMetrics, Logger } from "../ports/telemetry.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
-import { type AnswerOutcome, answer } from "./answer.ts";
+import { type AnswerOutcome, type AnswerStream, answer, streamAnswer } from "./answer.ts";
 import { type AuditQuery, readAudit } from "./audit-queries.ts";
 import { type AuditAction, type AuditDetail, createAuditedRunner } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
@@ -46,6 +46,11 @@ export const DEFAULT_AUDIT_RESOURCE: Entity = { type: "bank", id: "main" };
 export interface Application {
   search(caller: Caller, input: SearchInput): Promise<SearchOutcome>;
   answer(caller: Caller, input: SearchInput): Promise<AnswerOutcome>;
+  /**
+   * The answer as a stream of events. Rejects (with the failure reported) only before anything is
+   * streamed; afterwards a failure is an `error` event, already logged and counted.
+   */
+  streamAnswer(caller: Caller, input: SearchInput): Promise<AnswerStream>;
   listReadableDocuments(caller: Caller): Promise<{
     readonly documents: readonly ReadableDocument[];
     readonly logFields: Record<string, unknown>;
@@ -72,6 +77,10 @@ export function createApplication(deps: ApplicationDeps): Application {
   return {
     search: (caller, input) => run(caller, "search", (audit) => search(useCaseDeps, caller, input, audit)),
     answer: (caller, input) => run(caller, "answer", (audit) => answer(useCaseDeps, caller, input, audit)),
+    streamAnswer: (caller, input) =>
+      run(caller, "answer", (audit) =>
+        streamAnswer(useCaseDeps, caller, input, audit, (error) => reportFailure(error, caller, telemetry)),
+      ),
     listReadableDocuments: (caller) =>
       run(caller, "documents", (audit) => listReadableDocuments(deps, caller, audit)),
     readAudit: (caller, query) =>

@@ -12,6 +12,7 @@ import type { Logger, Metrics } from "../ports/telemetry.ts";
 import type { App, AppEnv } from "./app-env.ts";
 import { errorResponse } from "./error-response.ts";
 import { authenticate } from "./middleware/authenticate.ts";
+import { corsForOrigins } from "./middleware/cors.ts";
 import { requestIds } from "./middleware/request-id.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
@@ -19,6 +20,7 @@ import { registerAuditRoute } from "./routes/audit-route.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
+import { registerWebRoutes, type WebSurface } from "./routes/web-routes.ts";
 import type { RequestLimits } from "./schemas.ts";
 import type { TokenVerifier } from "./token-verifier.ts";
 
@@ -31,6 +33,10 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   /** Demo mode publishes the key set its tokens are signed with. */
   readonly jwks?: { readonly keys: readonly object[] };
+  /** Origins whose pages may call `/v1/*` from a browser (none by default). */
+  readonly corsAllowedOrigins?: readonly string[];
+  /** The chat widget, the staff console and, in demo mode, demo tokens for the console. */
+  readonly web?: WebSurface;
 }
 
 /** Requests larger than this are refused before they are parsed. */
@@ -46,6 +52,8 @@ export function createHttpApp(deps: HttpAppDeps): App {
   app.use("*", requestIds());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
+  // Before authentication: a preflight carries no token.
+  app.use("/v1/*", corsForOrigins(deps.corsAllowedOrigins ?? []));
   app.use(
     "/v1/*",
     bodyLimit({
@@ -60,6 +68,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
   registerAuditRoute(app, deps.application);
+  if (deps.web) registerWebRoutes(app, deps.web);
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

@@ -68,6 +68,19 @@ export interface AuditRecord {
   readonly changes?: readonly AuditChange[];
   /** For reads of the trail: the filters asked for. */
   readonly filter?: Readonly<Record<string, string | number>>;
+  /**
+   * For answers: a streamed answer has two records, `answer-started` (stored before its first byte, with
+   * the passages the model is given) and one of `answer-finished`, `answer-withheld` (access to a cited
+   * resource changed while the model wrote), `answer-incomplete` (a failure after streaming began) or
+   * `answer-abandoned` (the client went away). A JSON answer has one record, with `answer-withheld` only
+   * when withheld.
+   */
+  readonly phase?:
+    | "answer-started"
+    | "answer-finished"
+    | "answer-withheld"
+    | "answer-incomplete"
+    | "answer-abandoned";
 }
 
 /** A record as stored: its place in the hash chain. `hash` is SHA-256 of the canonical form of the rest. */

@@ -130,6 +130,9 @@ export async function createSmallBank(
     logger?: Logger;
     /** The retrieval engine's options (default: adaptive). */
     retrieval?: AppDeps["retrieval"];
+    /** Browser clients: allowed origins and the web surface (default: none). */
+    corsAllowedOrigins?: AppDeps["corsAllowedOrigins"];
+    web?: AppDeps["web"];
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -160,6 +163,14 @@ export async function createSmallBank(
       calls += 1;
       return answerer.answer(request);
     },
+    ...(answerer.streamAnswer === undefined
+      ? {}
+      : {
+          streamAnswer: (request) => {
+            calls += 1;
+            return (answerer.streamAnswer as NonNullable<ChatModel["streamAnswer"]>)(request);
+          },
+        }),
     probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
@@ -175,6 +186,8 @@ export async function createSmallBank(
     logger: options.logger ?? pino({ level: "silent" }),
     retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
+    ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
+    ...(options.web ? { web: options.web } : {}),
   });
   return {
     app,
