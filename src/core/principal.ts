@@ -8,6 +8,12 @@ import type { Subject } from "./authz-model.ts";
 export interface Principal {
   readonly userId: string;
   readonly agentIds: readonly string[];
+  /**
+   * What the token may do (its `scope` or `scp` claim, or the configured default for a token without
+   * one; see core/scopes.ts). The token verifier always sets it. Absent only for principals that no token
+   * named (the operator's CLI, tests of the retrieval engine), which scopes do not limit.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** The Permify subjects that must all be allowed, the user first. */

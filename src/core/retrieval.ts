@@ -32,6 +32,7 @@ import {
 export { readableResources } from "./retrieval-strategies.ts";
 export {
   DEFAULT_SCAN_BUDGET,
+  type Precondition,
   RESOURCE_TYPES,
   type RetrievalRequest,
   type ScanBudget,
@@ -127,7 +128,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
 
   async function retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
     const started = now();
-    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now);
+    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now, request.precondition);
     let embedMs = 0;
     const embedding = upstream("embedder", "the embedder failed", () =>
       deps.embedder.embedQuery(request.query),
@@ -176,6 +177,8 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
       });
       outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
     }
+    // Nothing leaves the engine before the precondition (consent) passed.
+    await meter.settled();
     costs.learn(meter.observations);
     const elapsedMs = now() - started;
     estimates.set(key, nextEstimate(estimate, outcome, plan, elapsedMs));
