@@ -84,9 +84,11 @@ export async function remember(
   const [vector] = await upstream("embedder", "the embedder failed", () =>
     deps.embedder.embedDocuments([input.text]),
   );
+  // In its own store a note is a one-chunk document named by the note's id (stores know documents and
+  // sections only); what the authorizer decides on is `note:<id>`.
   const chunk: EmbeddedChunk = {
-    id: `note:${id}`,
-    resource: `note:${id}`,
+    id: `${id}:0`,
+    resource: `document:${id}`,
     documentId: id,
     title: "note",
     text: input.text,
@@ -117,7 +119,7 @@ export async function remember(
     strategy: "note-write",
     finishedWith: "note-write",
     withheld: 0,
-    returned: [{ chunkId: chunk.id, resource: chunk.resource }],
+    returned: [{ chunkId: chunk.id, resource: `note:${id}` }],
   });
   return { id };
 }
@@ -138,15 +140,18 @@ export async function recall(
     const vector = await upstream("embedder", "the embedder failed", () =>
       deps.embedder.embedQuery(input.query),
     );
+    const inStore = new Set([...viewable].map((resource) => `document:${resource.slice("note:".length)}`));
     candidates = await upstream("vector-store", "the memory store failed", () =>
-      deps.memoryStore.search({ vector, k: viewable.size, resources: viewable }),
+      deps.memoryStore.search({ vector, k: inStore.size, resources: inStore }),
     );
   }
   const notes: RecalledNote[] = [];
   let withheld = 0;
   // Best first, in slices, until k notes whose every source is readable are found.
   for (let start = 0; start < candidates.length && notes.length < input.k; start += 50) {
-    const slice = candidates.slice(start, start + 50).filter((chunk) => viewable.has(chunk.resource));
+    const slice = candidates
+      .slice(start, start + 50)
+      .filter((chunk) => viewable.has(`note:${chunk.documentId}`));
     const sources = await noteSources(
       deps.authorizer,
       slice.map((chunk) => chunk.documentId),
@@ -182,7 +187,7 @@ export async function recall(
     finishedWith: "note-recall",
     readableResources: viewable.size,
     withheld,
-    returned: notes.map((note) => ({ chunkId: `note:${note.id}`, resource: `note:${note.id}` })),
+    returned: notes.map((note) => ({ chunkId: `${note.id}:0`, resource: `note:${note.id}` })),
   });
   return {
     notes,

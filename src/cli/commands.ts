@@ -1,5 +1,6 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
 import type { CliCommand } from "./command.ts";
+import { delegateCommand, undelegateCommand } from "./delegate-command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
 import { ingestCommand } from "./ingest-command.ts";
@@ -16,6 +17,8 @@ export const commands: readonly CliCommand[] = [
   schemaCommand,
   grantCommand,
   revokeCommand,
+  delegateCommand,
+  undelegateCommand,
   tokenCommand,
   validateCommand,
 ];
