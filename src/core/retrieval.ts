@@ -157,25 +157,31 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
         : setting;
 
     let outcome: StrategyOutcome;
-    if (plan === "pre-filter") {
-      outcome = await preFilter(scan, costs);
-    } else {
-      const scope =
-        plan === "container-pre-filter" && containerModel !== null
-          ? await containerScope(scan, containerModel, costs)
-          : undefined;
-      const scanned = await rankedScan(scan, {
-        scope,
-        estimate,
-        expectedShare:
-          scope === undefined
-            ? (estimate?.rankingShare ?? estimate?.share)
-            : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
-        budget,
-        adaptive: setting === "adaptive",
-        costs,
-      });
-      outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+    try {
+      if (plan === "pre-filter") {
+        outcome = await preFilter(scan, costs);
+      } else {
+        const scope =
+          plan === "container-pre-filter" && containerModel !== null
+            ? await containerScope(scan, containerModel, costs)
+            : undefined;
+        const scanned = await rankedScan(scan, {
+          scope,
+          estimate,
+          expectedShare:
+            scope === undefined
+              ? (estimate?.rankingShare ?? estimate?.share)
+              : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
+          budget,
+          adaptive: setting === "adaptive",
+          costs,
+        });
+        outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+      }
+    } catch (error) {
+      // A refused precondition is the request's answer, whatever the strategy made of the refusal.
+      await meter.settled();
+      throw error;
     }
     // Nothing leaves the engine before the precondition (consent) passed.
     await meter.settled();

@@ -137,7 +137,9 @@ describe("MCP over Streamable HTTP", () => {
       await postJson(bank.app, "/v1/memory/recall", { query: "grocery dispute", k: 3 }, token)
     ).json();
     expect(recalled.structuredContent).toEqual(viaRest);
-    expect((recalled.structuredContent?.notes as { id: string }[]).map((note) => note.id)).toEqual([id]);
+    expect(((recalled.structuredContent ?? {}).notes as { id: string }[]).map((note) => note.id)).toEqual([
+      id,
+    ]);
     await client.close();
   });
 
@@ -149,7 +151,7 @@ describe("MCP over Streamable HTTP", () => {
       arguments: { query: "card transaction dispute" },
     })) as ToolResult;
     expect(result.isError).toBe(true);
-    expect((result.structuredContent?.error as { code: string }).code).toBe("CONSENT_REQUIRED");
+    expect(((result.structuredContent ?? {}).error as { code: string }).code).toBe("CONSENT_REQUIRED");
     const rest = await postJson(bank.app, "/v1/search", { query: "card transaction dispute" }, token);
     expect(rest.status).toBe(403);
     expect(((await rest.json()) as { error: { code: string } }).error.code).toBe("CONSENT_REQUIRED");
