@@ -32,6 +32,7 @@ import { createExtractiveAnswerer } from "../src/adapters/offline/extractive-ans
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../src/composition.ts";
 import type { EmbeddedChunk } from "../src/core/chunk.ts";
+import { delegationData } from "../src/core/delegation.ts";
 import type { Principal } from "../src/core/principal.ts";
 import type { RetrievalPorts, RetrievalRequest, RetrievalResult } from "../src/core/retrieval.ts";
 import type { App } from "../src/http/app-env.ts";
@@ -125,6 +126,12 @@ export async function setUpBench(corpus: Corpus): Promise<Bench> {
   const loadStarted = performance.now();
   for (let i = 0; i < tuples.length; i += WRITE_BATCH) {
     await authorizer.writeData({ tuples: tuples.slice(i, i + WRITE_BATCH) });
+  }
+  // Every agent a probe names acts with its user's consent (a delegation without expiry).
+  for (const { principal } of corpus.probes) {
+    for (const agentId of principal.agentIds) {
+      await authorizer.writeData(delegationData(principal.userId, agentId));
+    }
   }
   const loadMs = performance.now() - loadStarted;
 

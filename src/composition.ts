@@ -34,7 +34,7 @@ import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.t
 import { type Application, createApplication } from "./app/application.ts";
 import type { Caller } from "./app/caller.ts";
 import { deriveContainerModel } from "./authz-schema/container-model.ts";
-import type { AuthConfig, Config, PermifyConfig } from "./config.ts";
+import type { AccessConfig, AuthConfig, Config, PermifyConfig } from "./config.ts";
 import type { ContainerModel } from "./core/container-model.ts";
 import { AppError, isAppError } from "./core/errors.ts";
 import type { Ranking } from "./core/lexical.ts";
@@ -43,6 +43,7 @@ import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } fro
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
 import { createMetricsApp } from "./http/metrics-app.ts";
+import type { ProtectedResourceOptions } from "./http/routes/protected-resource-routes.ts";
 import type { ConsoleSignIn, DemoTokens, WebSurface } from "./http/routes/web-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
@@ -145,6 +146,30 @@ export async function openVectorStore(
   });
 }
 
+/**
+ * Opens the store of agent memory: notes, apart from the documents, so that no document search can ever
+ * return one (`<data dir>/memory/`, or the Qdrant collection `<QDRANT_COLLECTION>-memory`).
+ */
+export async function openMemoryStore(
+  config: Config,
+  options: { readonly dimensions: number },
+): Promise<VectorStore> {
+  const { vectors } = config;
+  if (vectors.kind === "embedded") {
+    return createEmbeddedVectorStore({
+      dataDir: join(config.dataDir, "memory"),
+      dimensions: options.dimensions,
+    });
+  }
+  return createQdrantVectorStore({
+    url: vectors.url,
+    ...(vectors.apiKey === undefined ? {} : { apiKey: vectors.apiKey }),
+    collection: `${vectors.collection}-memory`,
+    dimensions: options.dimensions,
+    timeoutMs: vectors.timeoutMs,
+  });
+}
+
 export async function openRuntime(config: Config, options: AuthorizerOptions = {}): Promise<Runtime> {
   const embedder: Embedder = config.openai
     ? createOpenAiEmbedder({
@@ -232,6 +257,12 @@ export interface AppDeps {
   readonly readinessTimeoutMs?: number;
   /** The retrieval engine's strategy, budget and container model (default: adaptive, no container model). */
   readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
+  /** Agent memory's own store (absent: the memory use cases are refused). */
+  readonly memoryStore?: VectorStore;
+  /** The OAuth protected resource clearance presents (RFC 9728). */
+  readonly protectedResource?: ProtectedResourceOptions;
+  /** Wall-clock milliseconds, for delegation expiry (default `Date.now`). */
+  readonly clock?: () => number;
   /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
   readonly retrieve?: Retrieve;
   /**
@@ -274,6 +305,10 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     metrics,
     logger: deps.logger,
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
+    ...(deps.memoryStore === undefined
+      ? {}
+      : { memory: { store: deps.memoryStore, embedder: deps.embedder } }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   });
   const app = createHttpApp({
     application,
@@ -284,6 +319,7 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
     ...(deps.corsAllowedOrigins ? { corsAllowedOrigins: deps.corsAllowedOrigins } : {}),
     ...(deps.web ? { web: deps.web } : {}),
+    ...(deps.protectedResource ? { protectedResource: deps.protectedResource } : {}),
   });
   return { app, application };
 }
@@ -302,7 +338,7 @@ export async function composeServedApp(
   close(): Promise<void>;
 }> {
   const { config } = runtime;
-  const identity = await tokenVerification(config.auth, config.dataDir, logger);
+  const identity = await tokenVerification(config.auth, config.dataDir, logger, config.access);
   const containers = await containerModelFor(runtime);
   if (containers.model === null) {
     if (config.retrieval.strategy === "container-pre-filter") {
@@ -314,6 +350,7 @@ export async function composeServedApp(
     logger.warn({ reason: containers.reason }, "the container pre-filter is off");
   }
   const auditLog = await openAuditTrail(config);
+  const memoryStore = await openMemoryStore(config, { dimensions: runtime.embedder.dimensions });
   warnIfDataDirectoryIsExposed(config.dataDir, logger);
   const metrics = createPrometheusMetrics({ defaultMetrics: true });
   const { app } = composeApp({
@@ -332,6 +369,11 @@ export async function composeServedApp(
       ranking: rankingFor(config),
     },
     metrics,
+    memoryStore,
+    protectedResource: {
+      ...(config.access.resource === undefined ? {} : { resource: config.access.resource }),
+      authorizationServers: config.access.authorizationServers,
+    },
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
     auditReader: auditLog,
     auditQueryKey: await auditQueryKey(config),
@@ -339,7 +381,13 @@ export async function composeServedApp(
     corsAllowedOrigins: config.web.corsAllowedOrigins,
     web: await webSurface(config),
   });
-  return { app, metricsApp: createMetricsApp(metrics), close: () => auditLog.close() };
+  return {
+    app,
+    metricsApp: createMetricsApp(metrics),
+    close: async () => {
+      await Promise.allSettled([auditLog.close(), memoryStore.close()]);
+    },
+  };
 }
 
 /**
@@ -515,6 +563,7 @@ async function tokenVerification(
   auth: AuthConfig,
   dataDir: string,
   logger: Logger,
+  access: AccessConfig,
 ): Promise<{ verifier: TokenVerifier; jwks?: { keys: readonly object[] } }> {
   if (auth.mode === "unset") {
     throw new AppError(
@@ -523,8 +572,10 @@ async function tokenVerification(
         "machine only, set AUTH_MODE=demo",
     );
   }
-  const maxLifetime =
-    auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {};
+  const maxLifetime = {
+    ...(auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {}),
+    defaultScopes: access.defaultScopes,
+  };
   if (auth.mode === "demo") {
     const identity = await loadDemoIdentity(dataDir);
     logger.warn(
@@ -546,7 +597,7 @@ async function tokenVerification(
   }
   const key =
     "jwksUrl" in auth.keys
-      ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS })
+      ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), jwksOptions(access.jwksRefreshSeconds))
       : publicKeyFromPem(auth.keys.publicKeyPem);
   return {
     verifier: createTokenVerifier({
@@ -557,6 +608,19 @@ async function tokenVerification(
       clockToleranceSeconds: auth.clockToleranceSeconds,
       ...maxLifetime,
     }),
+  };
+}
+
+/**
+ * Key rotation: an unknown `kid` makes jose re-read the JWKS at most once per refresh delay (a new key is
+ * accepted within it), and the whole set is re-read once it is that old (a removed key is refused within
+ * it, even if no unknown `kid` came by).
+ */
+export function jwksOptions(refreshSeconds: number) {
+  return {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cooldownDuration: refreshSeconds * 1000,
+    cacheMaxAge: refreshSeconds * 1000,
   };
 }
 

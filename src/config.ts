@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AppError } from "./core/errors.ts";
 import { DEFAULT_DENSE_WEIGHT } from "./core/lexical.ts";
 import { DEFAULT_SCAN_BUDGET, type ScanBudget, STRATEGIES, type StrategySetting } from "./core/retrieval.ts";
+import { DEFAULT_SCOPES, parseScopeList, SCOPES, type Scope } from "./core/scopes.ts";
 
 const SIGNATURE_ALGORITHMS = [
   "RS256",
@@ -149,6 +150,10 @@ const environmentSchema = z.object({
   AUTH_PUBLIC_KEY_PEM: optionalText,
   AUTH_CLOCK_TOLERANCE_SECONDS: integer(30, 0, 300),
   AUTH_MAX_TOKEN_LIFETIME_SECONDS: integer(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 0, 30 * 24 * 3600),
+  AUTH_DEFAULT_SCOPES: z.string().optional(),
+  AUTH_RESOURCE: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  AUTH_AUTHORIZATION_SERVERS: optionalText,
+  AUTH_JWKS_REFRESH_SECONDS: integer(300, 1, 86_400),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default("text-embedding-3-small"),
@@ -286,8 +291,22 @@ export interface PermifyConfig {
   readonly depth: number;
 }
 
+/**
+ * How clearance presents itself as an OAuth protected resource (issue 16): its resource identifier
+ * (RFC 8707/9728; when set, the only audience a token may carry), the authorization servers it names in
+ * its Protected Resource Metadata, what a token without a scope claim may do, and how often a JWKS is
+ * re-read (a new key is accepted, and a removed one refused, within that delay).
+ */
+export interface AccessConfig {
+  readonly resource?: string;
+  readonly authorizationServers: readonly string[];
+  readonly defaultScopes: readonly Scope[];
+  readonly jwksRefreshSeconds: number;
+}
+
 export interface Config {
   readonly dataDir: string;
+  readonly access: AccessConfig;
   readonly host: string;
   readonly port: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -369,6 +388,7 @@ export function loadConfig(env: Environment): Config {
   if (e.METRICS_PORT !== "off" && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
     problems.push("METRICS_PORT: must differ from PORT (metrics have a listener of their own)");
   }
+  const access = accessConfig(e, problems);
   const auth = authConfig(e, problems);
   const authz = authzConfig(e, problems);
   const vectors = vectorsConfig(e, problems);
@@ -383,6 +403,7 @@ export function loadConfig(env: Environment): Config {
   }
   return {
     dataDir: e.CLEARANCE_DATA_DIR,
+    access,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
@@ -420,6 +441,27 @@ export function loadConfig(env: Environment): Config {
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
     audit: audit as AuditConfig,
     web,
+  };
+}
+
+function accessConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AccessConfig {
+  const parsed = parseScopeList(e.AUTH_DEFAULT_SCOPES ?? DEFAULT_SCOPES.join(" "));
+  if (parsed.unknown.length > 0) {
+    problems.push(
+      `AUTH_DEFAULT_SCOPES: unknown scopes ${parsed.unknown.join(", ")} (known: ${SCOPES.join(", ")})`,
+    );
+  }
+  const servers = (e.AUTH_AUTHORIZATION_SERVERS ?? e.AUTH_ISSUER ?? "")
+    .split(/[\s,]+/)
+    .filter((server) => server !== "");
+  for (const server of servers) {
+    if (!URL.canParse(server)) problems.push(`AUTH_AUTHORIZATION_SERVERS: ${server} is not a URL`);
+  }
+  return {
+    ...(e.AUTH_RESOURCE === undefined ? {} : { resource: e.AUTH_RESOURCE }),
+    authorizationServers: servers,
+    defaultScopes: parsed.scopes,
+    jwksRefreshSeconds: e.AUTH_JWKS_REFRESH_SECONDS,
   };
 }
 
@@ -535,7 +577,7 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
     }
     return {
       mode: "demo",
-      audience: e.AUTH_AUDIENCE,
+      audience: e.AUTH_RESOURCE ?? e.AUTH_AUDIENCE,
       clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
       maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
     };
@@ -551,7 +593,8 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
   return {
     mode: "issuer",
     issuer: e.AUTH_ISSUER,
-    audience: e.AUTH_AUDIENCE,
+    // RFC 8707: with a resource identifier, a token is accepted only if it was issued for it.
+    audience: e.AUTH_RESOURCE ?? e.AUTH_AUDIENCE,
     algorithms: e.AUTH_ALGORITHMS,
     keys:
       e.AUTH_JWKS_URL !== undefined

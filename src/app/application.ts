@@ -6,21 +6,69 @@
  */
 import { queryDigest } from "../core/audit-chain.ts";
 import type { Entity } from "../core/authz-model.ts";
-import type { AppError } from "../core/errors.ts";
+import { AppError } from "../core/errors.ts";
 import type { Retrieve } from "../core/retrieval.ts";
+import { requireScope, type Scope } from "../core/scopes.ts";
 import type { AuditLog, AuditPage, AuditReader } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import type { ChatModel } from "../ports/chat-model.ts";
+import type { Embedder } from "../ports/embedder.ts";
 import type { ApplicationMetrics, Logger } from "../ports/telemetry.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
 import { type AnswerOutcome, type AnswerStream, answer, streamAnswer } from "./answer.ts";
 import { type AuditQuery, readAudit } from "./audit-queries.ts";
 import { type AuditAction, type AuditDetail, createAuditedRunner } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
+import { consentingRetrieve, withConsent } from "./consent.ts";
+import { type Delegation, delegate, listDelegations, requireUserItself, undelegate } from "./delegations.ts";
 import { listReadableDocuments, type ReadableDocument } from "./documents.ts";
 import { type FailureReport, reportFailure } from "./failures.ts";
+import {
+  deleteNote,
+  MAX_NOTE_CHARS,
+  type RecalledNote,
+  type RememberInput,
+  recall,
+  remember,
+  shareNote,
+} from "./memory.ts";
 import { checkReadiness, DEFAULT_READINESS_TIMEOUT_MS, type Readiness } from "./readiness.ts";
 import { type SearchInput, type SearchOutcome, search } from "./search.ts";
+
+/**
+ * The scope each use case needs (core/scopes.ts): surfaces read it to show a token only what it may call
+ * (the MCP tool list); the use cases enforce it themselves, so no surface can forget.
+ */
+export const USE_CASE_SCOPES = {
+  search: "documents:search",
+  answer: "documents:answer",
+  listReadableDocuments: "documents:search",
+  listDelegations: "delegations",
+  delegate: "delegations",
+  undelegate: "delegations",
+  remember: "memory",
+  recall: "memory",
+  shareNote: "memory",
+  deleteNote: "memory",
+  readAudit: "audit:read",
+} as const satisfies Record<string, Scope>;
+
+export type UseCase = keyof typeof USE_CASE_SCOPES;
+
+/** How the audit trail names each use case. */
+const USE_CASE_ACTIONS = {
+  search: "search",
+  answer: "answer",
+  listReadableDocuments: "documents",
+  listDelegations: "delegations",
+  delegate: "delegate",
+  undelegate: "undelegate",
+  remember: "remember",
+  recall: "recall",
+  shareNote: "note.share",
+  deleteNote: "note.delete",
+  readAudit: "audit.read",
+} as const satisfies Record<UseCase, AuditAction>;
 
 export interface ApplicationDeps {
   readonly authorizer: Authorizer;
@@ -39,6 +87,10 @@ export interface ApplicationDeps {
   readonly logger: Logger;
   /** How long each readiness probe may take (default 2 s). */
   readonly readinessTimeoutMs?: number;
+  /** Agent memory: the notes' own vector store and the embedder (absent: memory use cases are refused). */
+  readonly memory?: { readonly store: VectorStore; readonly embedder: Embedder };
+  /** Wall-clock milliseconds since the epoch, for delegation expiry (default `Date.now`). */
+  readonly clock?: () => number;
 }
 
 export const DEFAULT_AUDIT_RESOURCE: Entity = { type: "bank", id: "main" };
@@ -62,6 +114,18 @@ export interface Application {
    * logged, one audit record with its outcome and what `work` put in the detail.
    */
   run<T>(caller: Caller, action: AuditAction, work: (audit: AuditDetail) => Promise<T>): Promise<T>;
+  listDelegations(caller: Caller): Promise<readonly Delegation[]>;
+  /** `expiresAt` in ms since the epoch. */
+  delegate(caller: Caller, input: { readonly agentId: string; readonly expiresAt?: number }): Promise<void>;
+  /** False when the user had not delegated to the agent. */
+  undelegate(caller: Caller, input: { readonly agentId: string }): Promise<boolean>;
+  remember(caller: Caller, input: RememberInput): Promise<{ readonly id: string }>;
+  recall(
+    caller: Caller,
+    input: SearchInput,
+  ): Promise<{ readonly notes: readonly RecalledNote[]; readonly logFields: Record<string, unknown> }>;
+  shareNote(caller: Caller, input: { readonly noteId: string; readonly subject: string }): Promise<void>;
+  deleteNote(caller: Caller, input: { readonly noteId: string }): Promise<void>;
   /** Needs no principal: liveness and readiness are public. */
   readiness(request: { readonly requestId: string }): Promise<Readiness>;
   /** Logs and counts a failure a surface met outside a use case (e.g. authentication) the same way. */
@@ -71,20 +135,46 @@ export interface Application {
 export function createApplication(deps: ApplicationDeps): Application {
   const telemetry = { metrics: deps.metrics, logger: deps.logger };
   const digest = (query: string) => queryDigest(deps.auditQueryKey, query);
-  const useCaseDeps = { ...deps, queryDigest: digest };
-  const run = createAuditedRunner(deps);
+  const clock = deps.clock ?? Date.now;
+  const audited = createAuditedRunner(deps);
+  /**
+   * Every use case fails the same way, is audited once, and first checks that the token's scopes cover
+   * it. Consent is checked inside each use case, beside its first authorizer call.
+   */
+  const run = <T>(useCase: UseCase, caller: Caller, work: (audit: AuditDetail) => Promise<T>): Promise<T> =>
+    audited(caller, USE_CASE_ACTIONS[useCase], async (audit) => {
+      requireScope(caller.principal, USE_CASE_SCOPES[useCase]);
+      return work(audit);
+    });
+  // Retrieval serves agents only with the user's consent, checked in its first authorization step.
+  const retrieval = { ...deps, queryDigest: digest, retrieve: consentingRetrieve(deps.retrieve, clock) };
+  const delegations = { authorizer: deps.authorizer, clock };
+  const memory = () => {
+    if (deps.memory === undefined) throw new AppError("NOT_FOUND", "agent memory is not configured");
+    return {
+      authorizer: deps.authorizer,
+      memoryStore: deps.memory.store,
+      embedder: deps.memory.embedder,
+      queryDigest: digest,
+      clock,
+    };
+  };
   const auditReader = deps.auditReader;
   return {
-    search: (caller, input) => run(caller, "search", (audit) => search(useCaseDeps, caller, input, audit)),
-    answer: (caller, input) => run(caller, "answer", (audit) => answer(useCaseDeps, caller, input, audit)),
+    search: (caller, input) => run("search", caller, (audit) => search(retrieval, caller, input, audit)),
+    answer: (caller, input) => run("answer", caller, (audit) => answer(retrieval, caller, input, audit)),
     streamAnswer: (caller, input) =>
-      run(caller, "answer", (audit) =>
-        streamAnswer(useCaseDeps, caller, input, audit, (error) => reportFailure(error, caller, telemetry)),
+      run("answer", caller, (audit) =>
+        streamAnswer(retrieval, caller, input, audit, (error) => reportFailure(error, caller, telemetry)),
       ),
     listReadableDocuments: (caller) =>
-      run(caller, "documents", (audit) => listReadableDocuments(deps, caller, audit)),
+      run("listReadableDocuments", caller, (audit) =>
+        withConsent(deps.authorizer, caller.principal, clock(), () =>
+          listReadableDocuments(deps, caller, audit),
+        ),
+      ),
     readAudit: (caller, query) =>
-      run(caller, "audit.read", (audit) => {
+      run("readAudit", caller, (audit) => {
         if (auditReader === undefined) {
           throw new Error("this application was composed without an audit reader");
         }
@@ -99,7 +189,37 @@ export function createApplication(deps: ApplicationDeps): Application {
           audit,
         );
       }),
-    run,
+    run: audited,
+    listDelegations: (caller) =>
+      run("listDelegations", caller, async () => {
+        requireUserItself(caller);
+        return listDelegations(delegations, caller.principal.userId);
+      }),
+    delegate: (caller, input) =>
+      run("delegate", caller, async (audit) => {
+        requireUserItself(caller);
+        await delegate(delegations, caller.principal.userId, input.agentId, input.expiresAt);
+        audit.changes = [{ op: "delegate", target: `agent:${input.agentId}` }];
+      }),
+    undelegate: (caller, input) =>
+      run("undelegate", caller, async (audit) => {
+        requireUserItself(caller);
+        const revoked = await undelegate(delegations, caller.principal.userId, input.agentId);
+        if (revoked) audit.changes = [{ op: "undelegate", target: `agent:${input.agentId}` }];
+        return revoked;
+      }),
+    remember: (caller, input) =>
+      run("remember", caller, async (audit) => {
+        if (input.text.trim() === "" || input.text.length > MAX_NOTE_CHARS) {
+          throw new AppError("BAD_REQUEST", `text: 1 to ${MAX_NOTE_CHARS} characters`);
+        }
+        return remember(memory(), caller, input, audit);
+      }),
+    recall: (caller, input) => run("recall", caller, (audit) => recall(memory(), caller, input, audit)),
+    shareNote: (caller, input) =>
+      run("shareNote", caller, (audit) => shareNote(memory(), caller, input.noteId, input.subject, audit)),
+    deleteNote: (caller, input) =>
+      run("deleteNote", caller, (audit) => deleteNote(memory(), caller, input.noteId, audit)),
     readiness: ({ requestId }) =>
       checkReadiness(
         { authorizer: deps.authorizer, vectorStore: deps.vectorStore, model: deps.chatModel },

@@ -38,7 +38,14 @@ export type AuditAction =
   | "grant"
   | "revoke"
   | "ingest"
-  | "schema.push";
+  | "schema.push"
+  | "delegations"
+  | "delegate"
+  | "undelegate"
+  | "remember"
+  | "recall"
+  | "note.share"
+  | "note.delete";
 
 export async function recordAudit(auditLog: AuditLog, record: AuditRecord): Promise<void> {
   try {
@@ -49,7 +56,7 @@ export async function recordAudit(auditLog: AuditLog, record: AuditRecord): Prom
 }
 
 /** Codes that mean "you may not", as opposed to "it did not work". */
-const DENIALS = new Set(["FORBIDDEN", "UNAUTHENTICATED"]);
+const DENIALS = new Set(["FORBIDDEN", "UNAUTHENTICATED", "CONSENT_REQUIRED", "INSUFFICIENT_SCOPE"]);
 
 export function outcomeOf(failure: AppError | undefined): AuditOutcome {
   if (failure === undefined) return { status: "allowed" };

@@ -1,6 +1,7 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
 import { auditCommand } from "./audit-command.ts";
 import type { CliCommand } from "./command.ts";
+import { delegateCommand, undelegateCommand } from "./delegate-command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
 import { ingestCommand } from "./ingest-command.ts";
@@ -18,6 +19,8 @@ export const commands: readonly CliCommand[] = [
   grantCommand,
   revokeCommand,
   auditCommand,
+  delegateCommand,
+  undelegateCommand,
   tokenCommand,
   validateCommand,
 ];

@@ -14,6 +14,12 @@ export interface Principal {
    * token. Absent for the CLI's operator.
    */
   readonly credential?: TokenDescriptor;
+  /**
+   * What the token may do (its `scope` or `scp` claim, or the configured default for a token without
+   * one; see core/scopes.ts). The token verifier always sets it. Absent only for principals that no token
+   * named (the operator's CLI, tests of the retrieval engine), which scopes do not limit.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** The Permify subjects that must all be allowed, the user first. */

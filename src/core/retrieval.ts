@@ -33,6 +33,7 @@ import {
 export { readableResources } from "./retrieval-strategies.ts";
 export {
   DEFAULT_SCAN_BUDGET,
+  type Precondition,
   RESOURCE_TYPES,
   type RetrievalRequest,
   type ScanBudget,
@@ -139,7 +140,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
 
   async function retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
     const started = now();
-    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now);
+    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now, request.precondition);
     let embedMs = 0;
     const embedding = upstream("embedder", "the embedder failed", () =>
       deps.embedder.embedQuery(request.query),
@@ -169,26 +170,34 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
         : setting;
 
     let outcome: StrategyOutcome;
-    if (plan === "pre-filter") {
-      outcome = await preFilter(scan, costs);
-    } else {
-      const scope =
-        plan === "container-pre-filter" && containerModel !== null
-          ? await containerScope(scan, containerModel, costs)
-          : undefined;
-      const scanned = await rankedScan(scan, {
-        scope,
-        estimate,
-        expectedShare:
-          scope === undefined
-            ? (estimate?.rankingShare ?? estimate?.share)
-            : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
-        budget,
-        adaptive: setting === "adaptive",
-        costs,
-      });
-      outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+    try {
+      if (plan === "pre-filter") {
+        outcome = await preFilter(scan, costs);
+      } else {
+        const scope =
+          plan === "container-pre-filter" && containerModel !== null
+            ? await containerScope(scan, containerModel, costs)
+            : undefined;
+        const scanned = await rankedScan(scan, {
+          scope,
+          estimate,
+          expectedShare:
+            scope === undefined
+              ? (estimate?.rankingShare ?? estimate?.share)
+              : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
+          budget,
+          adaptive: setting === "adaptive",
+          costs,
+        });
+        outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+      }
+    } catch (error) {
+      // A refused precondition is the request's answer, whatever the strategy made of the refusal.
+      await meter.settled();
+      throw error;
     }
+    // Nothing leaves the engine before the precondition (consent) passed.
+    await meter.settled();
     costs.learn(meter.observations);
     const elapsedMs = now() - started;
     estimates.set(key, nextEstimate(estimate, outcome, plan, elapsedMs));

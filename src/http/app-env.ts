@@ -11,6 +11,8 @@ export interface AppEnv {
     principal: Principal;
     /** Counts and timings for the one log line per request; never text, prompts or tokens. */
     logFields: Record<string, unknown>;
+    /** Where this resource's OAuth metadata is (RFC 9728), for the challenge of every 401 and 403. */
+    resourceMetadataUrl: string;
   };
 }
 

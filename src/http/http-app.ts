@@ -17,7 +17,15 @@ import { requestIds } from "./middleware/request-id.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
 import { registerAuditRoute } from "./routes/audit-route.ts";
+import { registerDelegationRoutes } from "./routes/delegation-routes.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
+import { registerMcpRoutes } from "./routes/mcp-routes.ts";
+import { registerMemoryRoutes } from "./routes/memory-routes.ts";
+import {
+  announceResourceMetadata,
+  type ProtectedResourceOptions,
+  registerProtectedResourceRoutes,
+} from "./routes/protected-resource-routes.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
 import { registerWebRoutes, type WebSurface } from "./routes/web-routes.ts";
@@ -37,6 +45,8 @@ export interface HttpAppDeps {
   readonly corsAllowedOrigins?: readonly string[];
   /** The chat widget, the staff console and, in demo mode, demo tokens for the console. */
   readonly web?: WebSurface;
+  /** The OAuth protected resource clearance is (RFC 9728): default, `<origin>/mcp` and no authorization server. */
+  readonly protectedResource?: ProtectedResourceOptions;
 }
 
 /** Requests larger than this are refused before they are parsed. */
@@ -49,26 +59,34 @@ export function createHttpApp(deps: HttpAppDeps): App {
     },
   });
 
+  const protectedResource = deps.protectedResource ?? { authorizationServers: [] };
   app.use("*", requestIds());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
+  app.use("*", announceResourceMetadata(protectedResource));
   // Before authentication: a preflight carries no token.
   app.use("/v1/*", corsForOrigins(deps.corsAllowedOrigins ?? []));
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
-    }),
-  );
-  app.use("/v1/*", authenticate(deps.tokenVerifier));
+  for (const path of ["/v1/*", "/mcp"]) {
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: (c) =>
+          errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
+      }),
+    );
+    app.use(path, authenticate(deps.tokenVerifier));
+  }
 
   registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
   registerAuditRoute(app, deps.application);
   if (deps.web) registerWebRoutes(app, deps.web);
+  registerDelegationRoutes(app, deps.application);
+  registerMemoryRoutes(app, deps.application, deps.limits);
+  registerProtectedResourceRoutes(app, protectedResource);
+  registerMcpRoutes(app, deps.application, deps.limits);
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
@@ -82,7 +100,7 @@ export function createHttpApp(deps: HttpAppDeps): App {
       requestId: c.get("requestId"),
       surface: `${c.req.method} ${c.req.path}`,
     });
-    return errorResponse(c, failure.code, publicMessage(failure));
+    return errorResponse(c, failure.code, publicMessage(failure), { scope: failure.scope });
   });
   return app;
 }

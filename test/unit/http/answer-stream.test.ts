@@ -246,8 +246,9 @@ describe("re-check before citing", () => {
     const response = await postJson(served.app, "/v1/answer", { query: QUESTION, k: 5 }, token);
     const body = (await response.json()) as { citations: unknown[] };
     expect(response.status).toBe(200);
-    // pre-filter lists (no bulk check); the one bulk round is the re-check: 2 subjects per cited resource.
-    expect(seen).toEqual([2 * body.citations.length]);
+    // pre-filter lists, with the agent's consent checked beside its first lookup (one item); the one
+    // bulk round after the model is the re-check: 2 subjects per cited resource.
+    expect(seen).toEqual([1, 2 * body.citations.length]);
   });
 
   it("fails (503), never answers, when the re-check cannot decide", async () => {

@@ -75,7 +75,12 @@ describe("the audit record of a request", () => {
 describe("GET /v1/audit", () => {
   it("is refused (403) to everyone without the audit permission, and the refusal is audited", async () => {
     const bank = await createSmallBank();
-    const response = await getAudit(bank.app, "", await signTestToken({ sub: "maria" }));
+    // The token may read the trail (its scope); maria may not (the authorizer).
+    const response = await getAudit(
+      bank.app,
+      "",
+      await signTestToken({ sub: "maria", extraClaims: { scope: "audit:read" } }),
+    );
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("FORBIDDEN");
     expect(bank.auditLog.records.at(-1)).toMatchObject({
@@ -92,7 +97,7 @@ describe("GET /v1/audit", () => {
     for (let i = 0; i < 3; i++)
       await postJson(bank.app, "/v1/search", { query: `dispute ${i}`, k: 5 }, maria);
     await postJson(bank.app, "/v1/search", { query: "fees" }, await signTestToken({ sub: "tom" }));
-    const cora = await signTestToken({ sub: "cora" });
+    const cora = await signTestToken({ sub: "cora", extraClaims: { scope: "audit:read" } });
 
     // "Which agents read help-disputes, and for whom": one query.
     const first = await getAudit(
@@ -133,7 +138,11 @@ describe("GET /v1/audit", () => {
     const throughAgent = await getAudit(
       bank.app,
       "",
-      await signTestToken({ sub: "cora", agents: ["support-assistant"] }),
+      await signTestToken({
+        sub: "cora",
+        agents: ["support-assistant"],
+        extraClaims: { scope: "audit:read" },
+      }),
     );
     expect(throughAgent.status).toBe(403);
     expect((await getAudit(bank.app, "?since=yesterday", cora)).status).toBe(400);
