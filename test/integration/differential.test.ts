@@ -142,8 +142,9 @@ const KNOWN_DIVERGENCES = {
   "permify-lookup-failed":
     "lookupResources fails in Permify and answers in the embedded evaluator, where checks can fail: a " +
     "candidate's check fails in Permify and not in the embedded evaluator (`permify-error-embedded-denied`, " +
-    "or Permify's nondeterminism at the depth limit). Recognised only when the embedded list is exactly what " +
-    "its own checks allow and some check of that type fails in Permify.",
+    "or Permify's nondeterminism at the depth limit: its lookup spends depth its checks, served from its check " +
+    "cache, may not). Recognised only when the embedded list is exactly what its own checks allow, and some " +
+    "check of that type fails in Permify or the lookup ran out of depth below the full depth.",
 } as const;
 
 type Tolerated =
@@ -719,8 +720,9 @@ async function compare(
             "allowed",
           ),
         );
+        const ranOutOfDepth = c.depth < FULL_DEPTH && !pl.ok && pl.detail.includes("DEPTH_EXCEEDED");
         if (
-          permifyChecks.some((a) => a.outcome === "error") &&
+          (permifyChecks.some((a) => a.outcome === "error") || ranOutOfDepth) &&
           causes.every((cause) => cause !== undefined)
         ) {
           findings.push({
