@@ -281,11 +281,14 @@ describe.skipIf(chromiumPath === undefined)("the widget and the console in Chrom
       "help-lost-stolen-card",
       "help-mobile-check-deposit",
     ]);
-    expect(await cited("tom")).toEqual(["teller-safe-deposit-boxes"]);
+    expect(await cited("tom")).toEqual(["teller-opening-and-closing", "teller-safe-deposit-boxes"]);
     const victor = await cited("victor");
     expect(victor).toContain("exec-branch-consolidation");
     expect(victor).toContain("teller-safe-deposit-boxes");
-    expect(await cited("support-assistant>victor")).toEqual(["teller-safe-deposit-boxes"]);
+    // The teller handbook only: the agent may not read executive memos, so neither may Victor through it.
+    const assisted = await cited("support-assistant>victor");
+    expect(assisted).toContain("teller-safe-deposit-boxes");
+    expect(assisted.every((id) => id.startsWith("teller-"))).toBe(true);
     expect(foreign).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, "console.png"), fullPage: true });
     await page.close();
