@@ -60,6 +60,7 @@ import {
   type Manifest,
   type ManifestDocument,
 } from "./manifest.ts";
+import { documentsInCollections, type RemovalReport, removeDocument } from "./remove.ts";
 import { schemaDiff } from "./schema-diff.ts";
 import { placeSections, type SectionedBlock } from "./sections.ts";
 
@@ -113,6 +114,8 @@ export interface IngestManifestOptions {
   readonly embedBatchSize?: number;
   /** Called once per document, in manifest order, as soon as its outcome is known. */
   readonly onProgress?: (document: DocumentReport) => void;
+  /** With `prune`, called once per document removed. */
+  readonly onPrune?: (removal: RemovalReport) => void;
   /** Whether the manifest may change the schema in force (default: no). */
   readonly schemaChange?: SchemaChangePolicy;
   /**
@@ -129,6 +132,11 @@ export interface IngestManifestOptions {
    * writes nothing: no schema, no relationships, no chunks, no embedding.
    */
   readonly dryRun?: boolean;
+  /**
+   * Also remove the documents either store holds in the manifest's collections that the manifest does not
+   * list (`clearance ingest --prune`), each as `removeDocument` does, after the listed ones are in place.
+   */
+  readonly prune?: boolean;
 }
 
 export type DocumentStatus = "ingested" | "unchanged" | "failed";
@@ -156,6 +164,8 @@ export interface IngestReport {
   readonly relationships: number;
   /** How many documents failed. */
   readonly failed: number;
+  /** With `prune`: the documents removed (or, in a dry run, that would be). */
+  readonly pruned: readonly RemovalReport[];
 }
 
 /**
@@ -222,7 +232,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     const report =
       "error" in loaded
         ? failed(document, loaded.error)
-        : await ingestDocument(document, loaded.blocks, context).catch((error: unknown) =>
+        : await syncDocument(document, loaded.blocks, context).catch((error: unknown) =>
             failed(document, error),
           );
     if (report.status !== "failed") {
@@ -231,11 +241,87 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     reports.push(report);
     options.onProgress?.(report);
   }
+  const pruned: RemovalReport[] = [];
+  if (options.prune) {
+    const listed = new Set(manifest.documents.map((document) => document.id));
+    const collections = [...new Set(manifest.documents.map((document) => document.collection))];
+    for (const id of await documentsInCollections(collections, context)) {
+      if (listed.has(id)) continue;
+      const removal = await removeDocument(id, {
+        authorizer,
+        vectorStore,
+        dryRun: options.dryRun === true,
+        schemaHasSections: context.schemaHasSections,
+      });
+      pruned.push(removal);
+      options.onPrune?.(removal);
+    }
+  }
   return {
     documents: reports,
     relationships: declared.size,
     failed: reports.filter((report) => report.status === "failed").length,
+    pruned,
   };
+}
+
+export interface IngestDocumentOptions {
+  /** The entry, as `parseManifestEntry` checked it. */
+  readonly document: ManifestDocument;
+  /** The file's content. */
+  readonly bytes: Buffer;
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly limits?: Partial<IngestLimits>;
+  readonly chunking?: Partial<ChunkingOptions>;
+  readonly dryRun?: boolean;
+  /** Whether a document already owned by someone else may be given the entry's owner (default: no). */
+  readonly allowOwnerChange?: boolean;
+}
+
+/**
+ * One document from bytes and its manifest entry (the owners' upload), with the same checks and the same
+ * ordered change as a manifest's document, against the schema in force. Throws, writing nothing, on a file
+ * that does not parse (`UNPROCESSABLE`), a section that does not fit it or a takeover (`BAD_REQUEST`);
+ * a failure of the stores midway leaves what `applyOrderedChange` says.
+ */
+export async function ingestDocument(options: IngestDocumentOptions): Promise<DocumentReport> {
+  const { document, authorizer } = options;
+  const limits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
+  if (options.bytes.length > limits.maxFileBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `${document.path}: more than ${limits.maxFileBytes} bytes`);
+  }
+  const current = await authorizer.readSchema().catch((error: unknown) => {
+    if (isAppError(error, "NOT_FOUND"))
+      throw new AppError("CONFLICT", "the authorizer has no schema in force");
+    throw error;
+  });
+  const schema = current.schema === undefined ? undefined : compileSchema(current.schema);
+  const problems = schema === undefined ? [] : schemaProblemsForManifest(schema, [document]);
+  const manifest = { path: "entry", folder: "", relationships: [], documents: [document] } as Manifest;
+  problems.push(...(await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)));
+  let structured: Awaited<ReturnType<typeof parseDocument>>;
+  try {
+    structured = await parseDocument(options.bytes, document.path, document.path);
+  } catch (error) {
+    throw new AppError("UNPROCESSABLE", messageOf(error), { cause: error });
+  }
+  const placement = placeSections(document, structured);
+  if (!placement.ok) problems.push(...placement.problems);
+  if (problems.length > 0) throw new AppError("BAD_REQUEST", problems.join("; "));
+  return syncDocument(document, placement.ok ? placement.blocks : [], {
+    authorizer,
+    vectorStore: options.vectorStore,
+    embedder: options.embedder,
+    chunking: resolveChunkingOptions(options.chunking),
+    batchSize: DEFAULT_EMBED_BATCH_SIZE,
+    maxChunks: limits.maxChunksPerDocument,
+    dryRun: options.dryRun === true,
+    schemaHasSections: schema === undefined || schema.entities.has(SECTION_ENTITY),
+    fileTuples: [],
+    sectionOwners: new Map(document.sections.map((section) => [section.id, document.id])),
+  });
 }
 
 /**
@@ -380,7 +466,7 @@ function relationshipScopeProblems(manifest: Manifest): string[] {
 async function takeoverProblems(
   manifest: Manifest,
   authorizer: Authorizer,
-  schema: CompiledSchema,
+  schema: CompiledSchema | undefined,
   allowOwnerChange: boolean,
 ): Promise<string[]> {
   const problems: string[] = [];
@@ -402,7 +488,8 @@ async function takeoverProblems(
         );
       }
     }
-    if (document.sections.length === 0 || !schema.entities.has(SECTION_ENTITY)) continue;
+    if (document.sections.length === 0 || (schema !== undefined && !schema.entities.has(SECTION_ENTITY)))
+      continue;
     const attached = await readAllRelationships(authorizer, {
       entity: { type: SECTION_ENTITY, ids: document.sections.map((section) => section.id) },
       relation: "document",
@@ -467,7 +554,7 @@ interface DocumentContext {
   readonly sectionOwners: ReadonlyMap<string, string>;
 }
 
-async function ingestDocument(
+async function syncDocument(
   document: ManifestDocument,
   blocks: readonly SectionedBlock[],
   context: DocumentContext,
@@ -723,7 +810,7 @@ async function planRelationshipSync(
 }
 
 /** Every relationship matching `filter`, following cursors to the end. */
-async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter): Promise<Tuple[]> {
+export async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter): Promise<Tuple[]> {
   const tuples: Tuple[] = [];
   const seen = new Set<string>();
   let cursor: string | undefined;

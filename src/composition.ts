@@ -208,6 +208,8 @@ export interface AppDeps {
   readonly jwks?: { readonly keys: readonly object[] };
   /** How long each `/readyz` probe may take (default 2 s). */
   readonly readinessTimeoutMs?: number;
+  /** INGEST_MAX_*: the largest upload and the most chunks per document for owners' writes. */
+  readonly ingestLimits?: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
   /** The retrieval engine's strategy, budget and container model (default: adaptive, no container model). */
   readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
   /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
@@ -239,6 +241,8 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     metrics,
     logger: deps.logger,
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
+    embedder: deps.embedder,
+    ...(deps.ingestLimits === undefined ? {} : { ingestLimits: deps.ingestLimits }),
   });
   const app = createHttpApp({
     application,
@@ -247,6 +251,7 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     limits: deps.limits,
     metrics,
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
+    ...(deps.ingestLimits === undefined ? {} : { maxUploadBytes: deps.ingestLimits.maxFileBytes }),
   });
   return { app, application };
 }
@@ -288,6 +293,7 @@ export async function composeServedApp(
     tokenVerifier: identity.verifier,
     logger,
     limits: config.retrieval,
+    ingestLimits: config.ingest,
     retrieval: {
       strategy: config.retrieval.strategy,
       budget: config.retrieval.scanBudget,

@@ -16,6 +16,7 @@ import { authenticate } from "./middleware/authenticate.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { requestMetrics } from "./middleware/request-metrics.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
+import { registerOwnerRoutes } from "./routes/owner-routes.ts";
 import { registerPublicRoutes } from "./routes/public-routes.ts";
 import { registerRetrievalRoutes } from "./routes/retrieval-routes.ts";
 import type { RequestLimits } from "./schemas.ts";
@@ -30,6 +31,8 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   /** Demo mode publishes the key set its tokens are signed with. */
   readonly jwks?: { readonly keys: readonly object[] };
+  /** The largest document an owner may upload (INGEST_MAX_FILE_BYTES; default 10 MiB). */
+  readonly maxUploadBytes?: number;
 }
 
 /** Requests larger than this are refused before they are parsed. */
@@ -45,19 +48,28 @@ export function createHttpApp(deps: HttpAppDeps): App {
   app.use("*", requestId());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
-    }),
-  );
+  const maxUploadBytes = deps.maxUploadBytes ?? 10 * 1024 * 1024;
+  const requestLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
+  });
+  // An owner's upload carries a document: up to the file limit, plus room for its entry and the framing.
+  const uploadLimit = bodyLimit({
+    maxSize: maxUploadBytes + MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `the file exceeds ${maxUploadBytes} bytes`),
+  });
+  app.use("/v1/*", (c, next) => {
+    const upload =
+      (c.req.method === "POST" && c.req.path === "/v1/documents") ||
+      (c.req.method === "PUT" && c.req.path.startsWith("/v1/documents/"));
+    return (upload ? uploadLimit : requestLimit)(c, next);
+  });
   app.use("/v1/*", authenticate(deps.tokenVerifier));
 
   registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
+  registerOwnerRoutes(app, deps.application, { maxFileBytes: maxUploadBytes });
 
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

@@ -27,6 +27,15 @@ export interface AuditRecord {
   /** For /v1/answer: the model called and the chunk ids it cited. */
   readonly model?: string;
   readonly cited?: readonly string[];
+  /**
+   * For an owner's write (issue 14; a minimal record until the audit trail is generalised): what was done
+   * to which document, and what changed (chunks and relationships written and removed).
+   */
+  readonly write?: {
+    readonly action: string;
+    readonly document: string;
+    readonly change: Readonly<Record<string, unknown>>;
+  };
 }
 
 /**
