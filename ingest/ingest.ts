@@ -113,7 +113,10 @@ export interface IngestManifestOptions {
   /** Texts per `embedDocuments` call (default 64). */
   readonly embedBatchSize?: number;
   /** Called once per document, in manifest order, as soon as its outcome is known. */
-  readonly onProgress?: (document: DocumentReport) => void;
+  readonly onProgress?: (
+    document: DocumentReport,
+    position: { readonly index: number; readonly total: number },
+  ) => void;
   /** With `prune`, called once per document removed. */
   readonly onPrune?: (removal: RemovalReport) => void;
   /** Whether the manifest may change the schema in force (default: no). */
@@ -239,7 +242,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
       for (const tuple of documentTuples(document)) declared.add(formatTuple(tuple));
     }
     reports.push(report);
-    options.onProgress?.(report);
+    options.onProgress?.(report, { index: reports.length - 1, total: manifest.documents.length });
   }
   const pruned: RemovalReport[] = [];
   if (options.prune) {

@@ -113,6 +113,11 @@ async function permifyOptions(authz: PermifyConfig): Promise<PermifyAuthorizerOp
   };
 }
 
+/** The audit log in the data directory, for one-shot writers (the CLI's owner commands). */
+export function openAuditLog(config: Config): Promise<AuditLog> {
+  return createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
+}
+
 /** Opens the configured vector store for vectors of `dimensions` (the embedder's). */
 export async function openVectorStore(
   config: Config,

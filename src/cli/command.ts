@@ -2,6 +2,7 @@
 
 import { openAuthorizer, type Runtime } from "../composition.ts";
 import { type Config, type Environment, loadConfig, processEnvironment } from "../config.ts";
+import type { AuditLog } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
@@ -27,6 +28,8 @@ export interface CliDeps {
    * writes: `openAuthorizer(loadConfig(env), { readConsistency: "own-writes" })`).
    */
   readonly openAuthorizer?: () => Promise<Authorizer>;
+  /** For the owners' commands (`delete`, `access`): where their writes are recorded (default: the data directory's). */
+  readonly openAuditLog?: () => Promise<AuditLog>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
   readonly stop?: AbortSignal;
   /**

@@ -1,5 +1,7 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
+import { accessCommand } from "./access-command.ts";
 import type { CliCommand } from "./command.ts";
+import { deleteCommand } from "./delete-command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
 import { ingestCommand } from "./ingest-command.ts";
@@ -13,6 +15,8 @@ export const commands: readonly CliCommand[] = [
   demoCommand,
   serveCommand,
   ingestCommand,
+  deleteCommand,
+  accessCommand,
   schemaCommand,
   grantCommand,
   revokeCommand,

@@ -1,0 +1,158 @@
+/**
+ * `clearance delete`, `clearance access` and `clearance ingest --prune --dry-run` in the operator's direct
+ * mode, on memory stores: what they print, what they change, and one audit record per write.
+ */
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
+import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
+import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
+import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
+import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
+import type { Runtime } from "../../../src/composition.ts";
+import { loadConfig } from "../../../src/config.ts";
+import { formatTuple } from "../../../src/core/permify-notation.ts";
+import { main } from "../../../src/main.ts";
+import { captureIo } from "../../helpers/cli-io.ts";
+
+const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
+const OPERATOR_FLAGS = ["--write-schema", "--yes", "--allow-any-relationships"];
+
+let dir: string;
+let manifest: string;
+let runtime: Runtime;
+let auditLog: ReturnType<typeof createMemoryAuditLog>;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "clearance-owner-cli-"));
+  await cp(FIXTURES, path.join(dir, "corpus"), { recursive: true });
+  manifest = path.join(dir, "corpus", "manifest.yaml");
+  const embedder = createHashingEmbedder({ dimensions: 64 });
+  runtime = {
+    config: loadConfig({ CLEARANCE_DATA_DIR: dir }),
+    authorizer: await createEmbeddedAuthorizer(),
+    vectorStore: await createEmbeddedVectorStore({ dimensions: embedder.dimensions }),
+    embedder,
+    chatModel: createExtractiveAnswerer(),
+    async close() {},
+  };
+  auditLog = createMemoryAuditLog();
+  const code = await run(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS]);
+  expect(code.code).toBe(0);
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function run(argv: string[]) {
+  const io = captureIo();
+  const code = await main(argv, {
+    io,
+    openRuntime: async () => runtime,
+    openAuditLog: async () => auditLog,
+  });
+  return { code, out: io.out, err: io.err };
+}
+
+async function tuplesOf(type: string, id: string): Promise<string[]> {
+  const read = await runtime.authorizer.readRelationships({ filter: { entity: { type, ids: [id] } } });
+  return read.tuples.map(formatTuple).sort();
+}
+
+describe("clearance delete", () => {
+  it("--dry-run prints what it would remove and removes nothing", async () => {
+    const result = await run(["delete", "ops-handbook", "--dry-run"]);
+    expect(result.code).toBe(0);
+    expect(result.out[0]).toMatch(
+      /^\[1\/1\] would delete ops-handbook \(\d+ chunks, 5 relationships\) \d+\.\ds$/,
+    );
+    expect(result.out).toContain("  - section:ops-legal-hold#audience@team:legal#member");
+    expect(await runtime.vectorStore.listDocuments()).toContain("ops-handbook");
+    expect(auditLog.records).toHaveLength(0);
+  });
+
+  it("removes chunks and relationships of the document and its sections; unknown ids exit 1", async () => {
+    const result = await run(["delete", "ops-handbook", "nope"]);
+    expect(result.code).toBe(1);
+    expect(result.out[0]).toMatch(/^\[1\/2\] deleted ops-handbook \(\d+ chunks, 5 relationships\)/);
+    expect(result.err).toEqual([expect.stringMatching(/^\[2\/2\] not found nope: no document nope$/)]);
+    expect(await runtime.vectorStore.listDocuments()).not.toContain("ops-handbook");
+    expect(await tuplesOf("document", "ops-handbook")).toEqual([]);
+    expect(await tuplesOf("section", "ops-legal-hold")).toEqual([]);
+    expect(auditLog.records).toEqual([
+      expect.objectContaining({
+        userId: "operator",
+        route: "clearance delete",
+        write: expect.objectContaining({ action: "delete", document: "ops-handbook" }),
+      }),
+    ]);
+    expect((await run(["delete"])).code).toBe(2);
+    expect((await run(["delete", "bad id!"])).code).toBe(1);
+  });
+});
+
+describe("clearance access", () => {
+  it("adds and removes viewers and replaces a section's audience, relationships only", async () => {
+    const chunks = await runtime.vectorStore.documentChunks("ops-handbook");
+    const result = await run([
+      "access",
+      "ops-handbook",
+      "--add-viewer",
+      "user:tom",
+      "--remove-viewer",
+      "agent:support-assistant",
+      "--section",
+      "ops-legal-hold",
+      "--audience",
+      "team:legal#member",
+      "--audience",
+      "user:tom",
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual([
+      "remove document:ops-handbook#viewer@agent:support-assistant",
+      "add document:ops-handbook#viewer@user:tom",
+      "add section:ops-legal-hold#audience@user:tom",
+    ]);
+    expect(await tuplesOf("document", "ops-handbook")).toContain("document:ops-handbook#viewer@user:tom");
+    expect(await runtime.vectorStore.documentChunks("ops-handbook")).toEqual(chunks);
+    expect(auditLog.records.map((r) => r.write?.action)).toEqual(["access"]);
+
+    const shown = await run(["access", "ops-handbook"]);
+    expect(shown.out[0]).toContain("user:tom");
+    expect(shown.out[1]).toMatch(/^section:ops-legal-hold: /);
+  });
+
+  it("refuses bad usage and unknown documents", async () => {
+    expect((await run(["access"])).code).toBe(2);
+    expect((await run(["access", "ops-handbook", "--audience", "user:x"])).code).toBe(2);
+    expect((await run(["access", "ops-handbook", "--section", "ops-legal-hold"])).code).toBe(2);
+    expect((await run(["access", "nope", "--add-viewer", "user:tom"])).code).toBe(1);
+    expect(
+      (await run(["access", "ops-handbook", "--section", "not-its-section", "--audience", "user:tom"])).code,
+    ).toBe(1);
+  });
+});
+
+describe("clearance ingest --prune", () => {
+  it("--dry-run says what would change and prune; then the run removes the unlisted document", async () => {
+    const text = await readFile(manifest, "utf8");
+    // branch-notes leaves the manifest; handbooks stays one of its collections (ops-handbook).
+    await writeFile(manifest, text.replace(/ {2}- id: branch-notes\n(?: {4}.*\n)+/, ""));
+    const dry = await run(["ingest", "--manifest", manifest, "--prune", "--dry-run", ...OPERATOR_FLAGS]);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain("would prune branch-notes (1 chunks, 2 relationships)");
+    expect(dry.out.at(-1)).toMatch(/^dry run, nothing written: /);
+    expect(await runtime.vectorStore.listDocuments()).toContain("branch-notes");
+
+    const real = await run(["ingest", "--manifest", manifest, "--prune", ...OPERATOR_FLAGS]);
+    expect(real.code).toBe(0);
+    expect(real.out).toContain("pruned branch-notes (1 chunks, 2 relationships)");
+    expect(await runtime.vectorStore.listDocuments()).not.toContain("branch-notes");
+    expect(await tuplesOf("document", "branch-notes")).toEqual([]);
+  });
+});
