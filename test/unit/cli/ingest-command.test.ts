@@ -89,7 +89,9 @@ describe("clearance ingest", () => {
         openRuntime: async () => runtime,
       },
     );
-    expect(io.err).toEqual([expect.stringMatching(/^\[\d\/\d\] failed documents\/x\.pdf: encrypted \(needs a password\)$/)]);
+    expect(io.err).toEqual([
+      expect.stringMatching(/^\[\d\/\d\] failed documents\/x\.pdf: encrypted \(needs a password\)$/),
+    ]);
     expect(io.out.at(-1)).toMatch(
       /^4 documents: 3 ingested, 0 unchanged, 1 failed; \d+ chunks; 18 relationships$/,
     );
