@@ -37,7 +37,7 @@
 
 import { type CompiledSchema, compileSchema } from "../src/authz-schema/schema-compiler.ts";
 import { exactTupleFilter, type Tuple, type TupleFilter } from "../src/core/authz-model.ts";
-import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
+import type { Chunk, ChunkMetadata, EmbeddedChunk } from "../src/core/chunk.ts";
 import { AppError, isAppError } from "../src/core/errors.ts";
 import { formatSubject, formatTuple } from "../src/core/permify-notation.ts";
 import type { Authorizer } from "../src/ports/authorizer.ts";
@@ -588,8 +588,11 @@ async function syncDocument(
   const sync = await planRelationshipSync(document, context);
   const stored = await context.vectorStore.documentChunks(document.id);
   const chunksInPlace = sameChunks(stored, chunks);
-  const change = describeChange(stored, chunks, sync);
-  if (chunksInPlace && sync.stale.length === 0 && sync.missing.length === 0) {
+  // Same text in the same places: only the metadata that mirrors relationships may differ, and it is
+  // updated in place (no embedding).
+  const metadataInPlace = stored.every((chunk) => sameMetadata(chunk.metadata, chunks[0]?.metadata));
+  const change = describeChange(stored, chunks, sync, chunksInPlace && !metadataInPlace);
+  if (chunksInPlace && metadataInPlace && sync.stale.length === 0 && sync.missing.length === 0) {
     return { id: document.id, path: document.path, chunks: chunks.length, status: "unchanged", change };
   }
   if (context.dryRun) {
@@ -600,6 +603,9 @@ async function syncDocument(
   const embedded = chunksInPlace ? undefined : await embedChunks(chunks, context.embedder, context.batchSize);
   await applyOrderedChange(document.id, sync, context, async () => {
     if (embedded) await context.vectorStore.replaceDocument(document.id, embedded);
+    else if (!metadataInPlace && chunks[0] !== undefined) {
+      await context.vectorStore.updateDocumentMetadata(document.id, chunks[0].metadata);
+    }
   });
   return { id: document.id, path: document.path, chunks: chunks.length, status: "ingested", change };
 }
@@ -680,6 +686,8 @@ export async function applyOrderedChange(
 export interface DocumentChange {
   readonly chunksWritten: number;
   readonly chunksRemoved: number;
+  /** Chunks whose ACL metadata (collection, owner, customer) was updated in place, without embedding. */
+  readonly metadataUpdated: number;
   /** Relationships deleted, in Permify notation. */
   readonly relationshipsRemoved: readonly string[];
   /** Relationships written, in Permify notation. */
@@ -690,12 +698,14 @@ function describeChange(
   stored: readonly Chunk[],
   chunks: readonly Chunk[],
   sync: RelationshipSync,
+  metadataUpdated: boolean,
 ): DocumentChange {
   const storedIds = new Set(stored.map((chunk) => chunk.id));
   const newIds = new Set(chunks.map((chunk) => chunk.id));
   return {
     chunksWritten: chunks.filter((chunk) => !storedIds.has(chunk.id)).length,
     chunksRemoved: stored.filter((chunk) => !newIds.has(chunk.id)).length,
+    metadataUpdated: metadataUpdated ? stored.length : 0,
     relationshipsRemoved: sync.stale.map(formatTuple),
     relationshipsAdded: sync.missing.map(formatTuple),
   };
@@ -722,6 +732,15 @@ function sameChunks(stored: readonly Chunk[], chunks: readonly Chunk[]): boolean
   if (stored.length !== chunks.length) return false;
   const storedIds = [...stored].sort((a, b) => a.ordinal - b.ordinal).map((chunk) => chunk.id);
   return storedIds.every((id, index) => id === chunks[index]?.id);
+}
+
+function sameMetadata(a: ChunkMetadata, b: ChunkMetadata | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.collection === b.collection &&
+    a.owner === b.owner &&
+    (a.customer ?? null) === (b.customer ?? null)
+  );
 }
 
 /** Embeds in batches and checks what comes back: the embedder is an upstream and is not trusted blindly. */

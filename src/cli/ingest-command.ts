@@ -160,7 +160,10 @@ function printProgress(
   deps.io.stdout(`${step} ${status} ${document.id} (${plural(document.chunks, "chunk")}) ${elapsed}`);
   const change = document.change;
   if (dryRun && change && document.status === "ingested") {
-    deps.io.stdout(`  chunks: +${change.chunksWritten} -${change.chunksRemoved}`);
+    deps.io.stdout(
+      `  chunks: +${change.chunksWritten} -${change.chunksRemoved}` +
+        (change.metadataUpdated > 0 ? `, metadata of ${change.metadataUpdated} updated in place` : ""),
+    );
     for (const tuple of change.relationshipsRemoved) deps.io.stdout(`  - ${tuple}`);
     for (const tuple of change.relationshipsAdded) deps.io.stdout(`  + ${tuple}`);
   }

@@ -186,6 +186,35 @@ describe("ingestManifest", () => {
     );
   });
 
+  it("moves a document to another collection without embedding: relationships and chunk metadata in place", async () => {
+    await ingest();
+    const before = await vectorStore.documentChunks("branch-notes");
+    const calls = embedder.batches.length;
+    await editManifest((text) =>
+      text.replace(
+        "    title: Branch notes\n    collection: handbooks\n",
+        "    title: Branch notes\n    collection: reports\n",
+      ),
+    );
+    const report = await ingest();
+    const notes = report.documents.find((document) => document.id === "branch-notes");
+    expect(notes).toMatchObject({
+      status: "ingested",
+      change: {
+        chunksWritten: 0,
+        chunksRemoved: 0,
+        metadataUpdated: 1,
+        relationshipsRemoved: ["document:branch-notes#collection@collection:handbooks"],
+        relationshipsAdded: ["document:branch-notes#collection@collection:reports"],
+      },
+    });
+    expect(embedder.batches.length).toBe(calls);
+    const after = await vectorStore.documentChunks("branch-notes");
+    expect(after.map((chunk) => chunk.id)).toEqual(before.map((chunk) => chunk.id));
+    expect(after.map((chunk) => chunk.metadata.collection)).toEqual(["reports"]);
+    expect((await ingest()).documents.every((document) => document.status === "unchanged")).toBe(true);
+  });
+
   it("keeps relationships the relationships file declares on a listed document", async () => {
     await writeFile(
       path.join(dir, "relationships.yaml"),
