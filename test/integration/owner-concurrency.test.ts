@@ -17,8 +17,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { ingestManifest } from "../../ingest/ingest.ts";
+import { removeDocument } from "../../ingest/remove.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
+import { changeAccess } from "../../src/app/owners.ts";
 import type { Principal } from "../../src/core/principal.ts";
 import { createRetrievalEngine, STRATEGIES } from "../../src/core/retrieval.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
@@ -229,9 +232,32 @@ describeEachAuthorizer("owners change a document while readers ask", (backend: A
           chunkIds: new Set((await vectorStore.documentChunks("memo")).map((c) => c.id)),
         });
         if (version === "v1") for (const id of (epochs.at(-1) as Epoch).chunkIds) v1Ids.add(id);
+        // Re-permission without a content change: an executive becomes a direct viewer, then is removed.
+        const owners = {
+          authorizer,
+          vectorStore: slowWrites(vectorStore),
+          embedder,
+          auditLog: createMemoryAuditLog(),
+        };
+        const operator = { principal: { userId: "operator", agentIds: [] }, requestId: "t", surface: "test" };
+        await changeAccess(owners, operator, "memo", { addViewers: ["user:victor"] }, { asOperator: true });
+        await changeAccess(
+          owners,
+          operator,
+          "memo",
+          { removeViewers: ["user:victor"] },
+          { asOperator: true },
+        );
         // Let the readers run a while on each version.
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // Deleted: once `removeDocument` returned, no query that starts may return any of it.
+      const last = epochs.at(-1) as Epoch;
+      const from = performance.now();
+      await removeDocument("memo", { authorizer, vectorStore: slowWrites(vectorStore) });
+      last.until = performance.now();
+      epochs.push({ from, until: Number.POSITIVE_INFINITY, version: "deleted", chunkIds: new Set() });
+      await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       writing = false;
       await Promise.all(readers);
