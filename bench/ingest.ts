@@ -83,11 +83,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < MARKDOWN; i++) {
       // Document 0 is the 100-chunk one.
       await writeFile(path.join(dir, "docs", `md-${i}.md`), markdown(i, i === 0 ? 100 : 3));
-      entries.push(`  - {id: md-${i}, path: docs/md-${i}.md, title: Doc ${i}, collection: bench, owner: "user:o"}`);
+      entries.push(
+        `  - {id: md-${i}, path: docs/md-${i}.md, title: Doc ${i}, collection: bench, owner: "user:o"}`,
+      );
     }
     for (let i = 0; i < PDFS; i++) {
       await writeFile(path.join(dir, "docs", `pdf-${i}.pdf`), await pdf(i));
-      entries.push(`  - {id: pdf-${i}, path: docs/pdf-${i}.pdf, title: PDF ${i}, collection: bench, owner: "user:o"}`);
+      entries.push(
+        `  - {id: pdf-${i}, path: docs/pdf-${i}.pdf, title: PDF ${i}, collection: bench, owner: "user:o"}`,
+      );
     }
     const manifestPath = path.join(dir, "manifest.yaml");
     await writeFile(manifestPath, `schema: schema.perm\ndocuments:\n${entries.join("\n")}\n`);
@@ -144,13 +148,18 @@ async function main(): Promise<void> {
       single,
       'documents:\n  - {id: md-0, path: docs/md-0.md, title: Doc 0, collection: moved, owner: "user:o", viewers: ["user:tom"]}\n',
     );
-    await phase(`access change: move collection (${bigChunks}-chunk document, metadata in place)`, 1, async () => {
-      const report = await ingestManifest({ manifestPath: single, authorizer, vectorStore, embedder });
-      return report.documents[0]?.change?.metadataUpdated ?? 0;
-    });
+    await phase(
+      `access change: move collection (${bigChunks}-chunk document, metadata in place)`,
+      1,
+      async () => {
+        const report = await ingestManifest({ manifestPath: single, authorizer, vectorStore, embedder });
+        return report.documents[0]?.change?.metadataUpdated ?? 0;
+      },
+    );
     await phase(`delete ${MARKDOWN} documents`, MARKDOWN, async () => {
       let chunks = 0;
-      for (let i = 0; i < MARKDOWN; i++) chunks += (await removeDocument(`md-${i}`, { authorizer, vectorStore })).chunks;
+      for (let i = 0; i < MARKDOWN; i++)
+        chunks += (await removeDocument(`md-${i}`, { authorizer, vectorStore })).chunks;
       return chunks;
     });
     const markdownOut = [
@@ -162,7 +171,16 @@ async function main(): Promise<void> {
       "unchanged re-run and the access changes still call it zero times.",
       "",
       markdownTable(
-        ["phase", "documents", "chunks", "seconds", "documents/s", "chunks/s", "embedder calls", "embedder share"],
+        [
+          "phase",
+          "documents",
+          "chunks",
+          "seconds",
+          "documents/s",
+          "chunks/s",
+          "embedder calls",
+          "embedder share",
+        ],
         rows,
       ),
       "",
