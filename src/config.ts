@@ -108,6 +108,8 @@ const environmentSchema = z.object({
   QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
   INGEST_MAX_FILE_BYTES: integer(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
   INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
+  // The owner's token for the CLI's client mode (`--server`); never logged, never an argument.
+  CLEARANCE_TOKEN: optionalText,
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -208,6 +210,8 @@ export interface Config {
   readonly vectors: VectorsConfig;
   /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
   readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
+  /** The CLI's client mode: the owner's token (CLEARANCE_TOKEN), when set. */
+  readonly clientToken?: string;
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -276,6 +280,7 @@ export function loadConfig(env: Environment): Config {
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
+    ...(e.CLEARANCE_TOKEN === undefined ? {} : { clientToken: e.CLEARANCE_TOKEN }),
   };
 }
 

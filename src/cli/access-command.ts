@@ -4,17 +4,18 @@
  * re-embedded): removals first, additions after, one audit record. With no change it prints who may view
  * the document and each of its sections. The operator's direct mode.
  */
-import { type AccessChange, changeAccess, documentAccess } from "../app/owners.ts";
+import type { AccessChange } from "../app/owners.ts";
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
-import { type OwnerRuntime, openOwnerRuntime, operatorCaller } from "./owner-runtime.ts";
+import { type ClientOptions, type OwnerOperations, openOwnerOperations } from "./owner-runtime.ts";
 
 const usage =
-  "access <document-id> [--add-viewer S]... [--remove-viewer S]... [--section <sid> --audience S...]... [--dry-run]";
+  "access <document-id> [--add-viewer S]... [--remove-viewer S]... [--section <sid> --audience S...]... [--dry-run] [--server <url> [--token-file <file>]]";
 
 interface AccessArgs {
   readonly id: string;
   readonly change: AccessChange;
   readonly dryRun: boolean;
+  readonly client: ClientOptions;
 }
 
 /** Parsed by hand: `--audience` belongs to the `--section` before it. */
@@ -24,6 +25,7 @@ function parseAccessArgs(args: readonly string[]): AccessArgs | { problem: strin
   const remove: string[] = [];
   const sections: { section: string; audience: string[] }[] = [];
   let dryRun = false;
+  const client: { server?: string; tokenFile?: string } = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const value = () => {
@@ -35,6 +37,8 @@ function parseAccessArgs(args: readonly string[]): AccessArgs | { problem: strin
     try {
       if (arg === "--help" || arg === "-h") return { help: true };
       else if (arg === "--dry-run") dryRun = true;
+      else if (arg === "--server") client.server = value();
+      else if (arg === "--token-file") client.tokenFile = value();
       else if (arg === "--add-viewer") add.push(value());
       else if (arg === "--remove-viewer") remove.push(value());
       else if (arg === "--section") sections.push({ section: value(), audience: [] });
@@ -55,6 +59,7 @@ function parseAccessArgs(args: readonly string[]): AccessArgs | { problem: strin
   return {
     id,
     dryRun,
+    client,
     change: {
       ...(add.length > 0 ? { addViewers: add } : {}),
       ...(remove.length > 0 ? { removeViewers: remove } : {}),
@@ -80,22 +85,18 @@ export const accessCommand: CliCommand = {
       io.stderr(`usage: clearance ${usage}`);
       return EXIT_USAGE;
     }
-    let runtime: OwnerRuntime | undefined;
+    let runtime: OwnerOperations | undefined;
     try {
-      runtime = await openOwnerRuntime(deps);
-      const caller = operatorCaller("access");
+      runtime = await openOwnerOperations(deps, "access", parsed.client);
       if (Object.keys(parsed.change).length === 0) {
-        const view = await documentAccess(runtime.deps, caller, parsed.id, { asOperator: true });
+        const view = await runtime.documentAccess(parsed.id);
         io.stdout(`document:${view.document.id}: ${view.document.viewers.join(" ") || "(nobody)"}`);
         for (const section of view.sections) {
           io.stdout(`section:${section.id}: ${section.viewers.join(" ") || "(nobody)"}`);
         }
         return EXIT_OK;
       }
-      const report = await changeAccess(runtime.deps, caller, parsed.id, parsed.change, {
-        asOperator: true,
-        dryRun: parsed.dryRun,
-      });
+      const report = await runtime.changeAccess(parsed.id, parsed.change, { dryRun: parsed.dryRun });
       const verb = parsed.dryRun ? "would " : "";
       for (const tuple of report.relationshipsRemoved) io.stdout(`${verb}remove ${tuple}`);
       for (const tuple of report.relationshipsAdded) io.stdout(`${verb}add ${tuple}`);

@@ -30,6 +30,8 @@ export interface CliDeps {
   readonly openAuthorizer?: () => Promise<Authorizer>;
   /** For the owners' commands (`delete`, `access`): where their writes are recorded (default: the data directory's). */
   readonly openAuditLog?: () => Promise<AuditLog>;
+  /** The client mode's HTTP client (default: global fetch); tests pass the app's `request`. */
+  readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
   readonly stop?: AbortSignal;
   /**

@@ -5,12 +5,11 @@
  * neither store holds is reported and the exit code is 1; the others are still deleted.
  */
 import { parseArgs } from "node:util";
-import { deleteDocument } from "../app/owners.ts";
 import { isAppError } from "../core/errors.ts";
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
-import { type OwnerRuntime, openOwnerRuntime, operatorCaller } from "./owner-runtime.ts";
+import { type ClientOptions, type OwnerOperations, openOwnerOperations } from "./owner-runtime.ts";
 
-const usage = "delete <document-id>... [--dry-run]";
+const usage = "delete <document-id>... [--dry-run] [--server <url> [--token-file <file>]]";
 
 export const deleteCommand: CliCommand = {
   name: "delete",
@@ -18,11 +17,19 @@ export const deleteCommand: CliCommand = {
   usage,
   async run(args, deps) {
     const { io } = deps;
-    let parsed: { values: { "dry-run"?: boolean; help?: boolean }; positionals: string[] };
+    let parsed: {
+      values: { "dry-run"?: boolean; help?: boolean; server?: string; "token-file"?: string };
+      positionals: string[];
+    };
     try {
       parsed = parseArgs({
         args: [...args],
-        options: { "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+        options: {
+          "dry-run": { type: "boolean" },
+          server: { type: "string" },
+          "token-file": { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
         allowPositionals: true,
         strict: true,
       });
@@ -33,7 +40,11 @@ export const deleteCommand: CliCommand = {
     }
     if (parsed.values.help) {
       io.stdout(`usage: clearance ${usage}`);
-      io.stdout("  --dry-run   print what would be removed; remove nothing");
+      io.stdout("  --dry-run            print what would be removed; remove nothing");
+      io.stdout(
+        "  --server <url>       client mode: go through that server's DELETE /v1/documents/{id}, as the",
+      );
+      io.stdout("                       owner whose token is in CLEARANCE_TOKEN or --token-file <file>");
       return EXIT_OK;
     }
     if (parsed.positionals.length === 0) {
@@ -42,19 +53,19 @@ export const deleteCommand: CliCommand = {
       return EXIT_USAGE;
     }
     const dryRun = parsed.values["dry-run"] === true;
-    let runtime: OwnerRuntime | undefined;
+    let runtime: OwnerOperations | undefined;
     let failed = 0;
     try {
-      runtime = await openOwnerRuntime(deps);
+      runtime = await openOwnerOperations(deps, "delete", {
+        ...(parsed.values.server === undefined ? {} : { server: parsed.values.server }),
+        ...(parsed.values["token-file"] === undefined ? {} : { tokenFile: parsed.values["token-file"] }),
+      });
       const total = parsed.positionals.length;
       const started = performance.now();
       for (const [index, id] of parsed.positionals.entries()) {
         const step = `[${index + 1}/${total}]`;
         try {
-          const report = await deleteDocument(runtime.deps, operatorCaller("delete"), id, {
-            asOperator: true,
-            dryRun,
-          });
+          const report = await runtime.deleteDocument(id, { dryRun });
           io.stdout(
             `${step} ${dryRun ? "would delete" : "deleted"} ${id} (${report.chunks} chunks, ` +
               `${report.relationships.length} relationships) ${seconds(started)}`,
@@ -64,7 +75,12 @@ export const deleteCommand: CliCommand = {
           failed++;
           const what = isAppError(error, "NOT_FOUND") ? "not found" : "failed";
           io.stderr(`${step} ${what} ${id}: ${errorMessage(error)}`);
-          if (!isAppError(error, "NOT_FOUND") && !isAppError(error, "BAD_REQUEST")) throw error;
+          if (
+            !isAppError(error, "NOT_FOUND") &&
+            !isAppError(error, "BAD_REQUEST") &&
+            !isAppError(error, "FORBIDDEN")
+          )
+            throw error;
         }
       }
       io.stdout(`${total - failed} of ${total} documents ${dryRun ? "would be deleted" : "deleted"}`);

@@ -6,6 +6,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
@@ -13,10 +14,12 @@ import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vector
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
 import type { Runtime } from "../../../src/composition.ts";
+import { composeApp } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { formatTuple } from "../../../src/core/permify-notation.ts";
 import { main } from "../../../src/main.ts";
 import { captureIo } from "../../helpers/cli-io.ts";
+import { signTestToken, testTokenVerifier } from "../../helpers/test-identity.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/ingest/", import.meta.url));
 const OPERATOR_FLAGS = ["--write-schema", "--yes", "--allow-any-relationships"];
@@ -154,5 +157,80 @@ describe("clearance ingest --prune", () => {
     expect(real.out).toContain("pruned branch-notes (1 chunks, 2 relationships)");
     expect(await runtime.vectorStore.listDocuments()).not.toContain("branch-notes");
     expect(await tuplesOf("document", "branch-notes")).toEqual([]);
+  });
+});
+
+describe("client mode (--server): through the HTTP routes, as the owner whose token is given", () => {
+  beforeEach(async () => {
+    // The corpus's schema has no `manage`; the bank's does (a document's owner and its collection's managers).
+    const schema = await readFile(path.join(dir, "corpus", "schema.perm"), "utf8");
+    await runtime.authorizer.writeSchema(
+      schema.replace(
+        "permission view = owner or viewer or collection.view or customer.holder",
+        "permission view = owner or viewer or collection.view or customer.holder\n    permission manage = owner",
+      ),
+    );
+  });
+
+  async function client(argv: string[], token: string | undefined, extra: Record<string, string> = {}) {
+    const { app } = composeApp({
+      authorizer: runtime.authorizer,
+      vectorStore: runtime.vectorStore,
+      embedder: runtime.embedder,
+      chatModel: runtime.chatModel,
+      auditLog,
+      tokenVerifier: testTokenVerifier(),
+      logger: pino({ level: "silent" }),
+      limits: { defaultK: 8, maxK: 50, queryMaxChars: 2000 },
+    });
+    const io = captureIo();
+    const code = await main(argv, {
+      io,
+      env: { CLEARANCE_DATA_DIR: dir, ...(token === undefined ? {} : { CLEARANCE_TOKEN: token }), ...extra },
+      fetch: async (url, init) => app.request(url, init),
+      openRuntime: async () => {
+        throw new Error("client mode must not open the stores");
+      },
+    });
+    return { code, out: io.out, err: io.err };
+  }
+
+  it("the owner deletes and changes access; another user gets 403 and nothing changes", async () => {
+    const stranger = await client(
+      ["delete", "ops-handbook", "--server", "http://clearance.test"],
+      await signTestToken({ sub: "tom" }),
+    );
+    expect(stranger.code).toBe(1);
+    expect(stranger.err[0]).toMatch(/403/);
+    expect(await runtime.vectorStore.listDocuments()).toContain("ops-handbook");
+
+    const owner = await signTestToken({ sub: "omar" });
+    const access = await client(
+      ["access", "ops-handbook", "--add-viewer", "user:tom", "--server", "http://clearance.test"],
+      owner,
+    );
+    expect(access.code).toBe(0);
+    expect(access.out).toEqual(["add document:ops-handbook#viewer@user:tom"]);
+    const deleted = await client(["delete", "ops-handbook", "--server", "http://clearance.test"], owner);
+    expect(deleted.code).toBe(0);
+    expect(await runtime.vectorStore.listDocuments()).not.toContain("ops-handbook");
+    expect(auditLog.records.filter((r) => r.write).map((r) => [r.userId, r.write?.action])).toEqual([
+      ["omar", "access"],
+      ["omar", "delete"],
+    ]);
+  });
+
+  it("takes the token from a file, and refuses to run without one", async () => {
+    const file = path.join(dir, "token");
+    await writeFile(file, `${await signTestToken({ sub: "omar" })}\n`);
+    const shown = await client(
+      ["access", "ops-handbook", "--server", "http://clearance.test", "--token-file", file],
+      undefined,
+    );
+    expect(shown.code).toBe(0);
+    expect(shown.out[0]).toMatch(/^document:ops-handbook: /);
+    const none = await client(["access", "ops-handbook", "--server", "http://clearance.test"], undefined);
+    expect(none.code).toBe(1);
+    expect(none.err[0]).toMatch(/CLEARANCE_TOKEN/);
   });
 });
