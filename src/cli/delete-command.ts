@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { isAppError } from "../core/errors.ts";
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
-import { type ClientOptions, type OwnerOperations, openOwnerOperations } from "./owner-runtime.ts";
+import { type OwnerOperations, openOwnerOperations } from "./owner-runtime.ts";
 
 const usage = "delete <document-id>... [--dry-run] [--server <url> [--token-file <file>]]";
 
