@@ -21,7 +21,7 @@ import { AppError } from "../core/errors.ts";
 import { formatTuple, parseSubject } from "../core/permify-notation.ts";
 import { principalSubjects } from "../core/principal.ts";
 import { upstream } from "../core/retrieval-meter.ts";
-import type { AuditLog } from "../ports/audit-log.ts";
+import type { AuditLog, AuditRecord } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import type { Embedder } from "../ports/embedder.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
@@ -97,10 +97,22 @@ function writeAudit(
   deps: OwnersDeps,
   caller: Caller,
   documentId: string,
-  action: "upload" | "replace" | "delete" | "access",
+  action: OwnerWrite,
   change: Readonly<Record<string, unknown>>,
 ): Promise<void> {
-  return recordAudit(deps.auditLog, {
+  return recordAudit(deps.auditLog, ownerWriteRecord(caller, documentId, action, change));
+}
+
+export type OwnerWrite = "upload" | "replace" | "delete" | "access" | "ingest" | "prune";
+
+/** The audit record of one owner's write: who, for whom, which document, what changed. */
+export function ownerWriteRecord(
+  caller: Caller,
+  documentId: string,
+  action: OwnerWrite,
+  change: Readonly<Record<string, unknown>>,
+): AuditRecord {
+  return {
     time: new Date().toISOString(),
     requestId: caller.requestId,
     route: caller.surface,
@@ -114,7 +126,7 @@ function writeAudit(
     withheld: 0,
     returned: [],
     write: { action, document: documentId, change },
-  });
+  };
 }
 
 /**

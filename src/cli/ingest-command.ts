@@ -17,7 +17,9 @@ import {
   ingestManifest,
   type SchemaChange,
 } from "../../ingest/ingest.ts";
-import { openRuntime, type Runtime } from "../composition.ts";
+import { recordAudit } from "../app/audit-trail.ts";
+import { ownerWriteRecord } from "../app/owners.ts";
+import { openAuditLog, openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
 import {
   type CliCommand,
@@ -28,6 +30,7 @@ import {
   errorMessage,
   terminalPrompt,
 } from "./command.ts";
+import { operatorCaller } from "./owner-runtime.ts";
 
 const usage =
   "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] " +
@@ -102,6 +105,7 @@ export const ingestCommand: CliCommand = {
             }
           : {}),
       });
+      if (!parsed.dryRun) await auditIngest(report, runtime, deps);
       io.stdout(`${parsed.dryRun ? "dry run, nothing written: " : ""}${formatSummary(report)}`);
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;
     } catch (error) {
@@ -113,6 +117,36 @@ export const ingestCommand: CliCommand = {
     }
   },
 };
+
+/** One audit record per document the run changed or pruned, under the operator (issue 14). */
+async function auditIngest(report: IngestReport, runtime: Runtime, deps: CliDeps): Promise<void> {
+  const changed = report.documents.filter((document) => document.status === "ingested");
+  if (changed.length === 0 && report.pruned.length === 0) return;
+  const auditLog = deps.openAuditLog ? await deps.openAuditLog() : await openAuditLog(runtime.config);
+  try {
+    const caller = operatorCaller("ingest");
+    for (const document of changed) {
+      await recordAudit(
+        auditLog,
+        ownerWriteRecord(caller, document.id, "ingest", {
+          ...(document.change ?? {}),
+          chunks: document.chunks,
+        }),
+      );
+    }
+    for (const removal of report.pruned) {
+      await recordAudit(
+        auditLog,
+        ownerWriteRecord(caller, removal.id, "prune", {
+          chunksRemoved: removal.chunks,
+          relationshipsRemoved: removal.relationships,
+        }),
+      );
+    }
+  } finally {
+    await auditLog.close();
+  }
+}
 
 /**
  * Prints the difference of permissions, then asks. `--yes` answers for a script; with no terminal and no

@@ -45,6 +45,13 @@ beforeEach(async () => {
   auditLog = createMemoryAuditLog();
   const code = await run(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS]);
   expect(code.code).toBe(0);
+  // Ingest's writes are audited too: one record per document it changed.
+  expect(auditLog.records.map((r) => [r.userId, r.route, r.write?.action, r.write?.document])).toEqual([
+    ["operator", "clearance ingest", "ingest", "ops-handbook"],
+    ["operator", "clearance ingest", "ingest", "branch-notes"],
+    ["operator", "clearance ingest", "ingest", "credit-report"],
+  ]);
+  auditLog = createMemoryAuditLog();
 });
 
 afterEach(async () => {
