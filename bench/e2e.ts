@@ -25,13 +25,14 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { pino } from "pino";
-import { createMemoryAuditLog } from "../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../src/composition.ts";
 import type { EmbeddedChunk } from "../src/core/chunk.ts";
+import { delegationData } from "../src/core/delegation.ts";
 import type { Principal } from "../src/core/principal.ts";
 import type { RetrievalPorts, RetrievalRequest, RetrievalResult } from "../src/core/retrieval.ts";
 import type { App } from "../src/http/app-env.ts";
@@ -125,6 +126,12 @@ export async function setUpBench(corpus: Corpus): Promise<Bench> {
   const loadStarted = performance.now();
   for (let i = 0; i < tuples.length; i += WRITE_BATCH) {
     await authorizer.writeData({ tuples: tuples.slice(i, i + WRITE_BATCH) });
+  }
+  // Every agent a probe names acts with its user's consent (a delegation without expiry).
+  for (const { principal } of corpus.probes) {
+    for (const agentId of principal.agentIds) {
+      await authorizer.writeData(delegationData(principal.userId, agentId));
+    }
   }
   const loadMs = performance.now() - loadStarted;
 

@@ -14,7 +14,6 @@ import path from "node:path";
 import PDFDocument from "pdfkit";
 import { ingestManifest } from "../ingest/ingest.ts";
 import { removeDocument } from "../ingest/remove.ts";
-import { createMemoryAuditLog } from "../src/adapters/audit/jsonl-audit-log.ts";
 import { createEmbeddedAuthorizer } from "../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createHashingEmbedder } from "../src/adapters/offline/hashing-embedder.ts";
@@ -135,7 +134,7 @@ async function main(): Promise<void> {
     const bigChunks = (await vectorStore.documentChunks("md-0")).length;
     await phase(`access change: add a viewer (${bigChunks}-chunk document)`, 1, async () => {
       await changeAccess(
-        { authorizer, vectorStore, embedder, auditLog: createMemoryAuditLog() },
+        { authorizer, vectorStore, embedder },
         { principal: { userId: "operator", agentIds: [] }, requestId: "bench", surface: "bench" },
         "md-0",
         { addViewers: ["user:tom"] },

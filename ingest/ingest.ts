@@ -394,9 +394,19 @@ async function readCurrentSchema(authorizer: Authorizer): Promise<{ text?: strin
  */
 function sameDefinitions(current: { text?: string } | "none" | undefined, schema: CompiledSchema): boolean {
   if (current === undefined || current === "none" || current.text === undefined) return false;
-  if (schema.rules.size > 0) return false;
   const inForce = compileSchema(current.text);
-  return inForce.rules.size === 0 && schemaDiff(inForce, schema).length === 0;
+  return sameRules(inForce, schema) && schemaDiff(inForce, schema).length === 0;
+}
+
+/** The same rules: names, typed parameters and bodies (whitespace aside); a rule's meaning is its body. */
+function sameRules(a: CompiledSchema, b: CompiledSchema): boolean {
+  if (a.rules.size !== b.rules.size) return false;
+  for (const [name, rule] of a.rules) {
+    const other = b.rules.get(name);
+    if (other === undefined || other.body !== rule.body) return false;
+    if (JSON.stringify([...rule.params]) !== JSON.stringify([...other.params])) return false;
+  }
+  return true;
 }
 
 async function confirmSchemaChange(

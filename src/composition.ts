@@ -5,12 +5,16 @@
  * authorizer when AUTHZ=permify, Qdrant replaces the embedded vector store when VECTORS=qdrant, and an
  * OpenAI-compatible endpoint replaces the embedder and the answerer when OPENAI_API_KEY is set.
  */
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { createRemoteJWKSet } from "jose";
 import { type Logger, pino } from "pino";
-import { createJsonlAuditLog } from "./adapters/audit/jsonl-audit-log.ts";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { loadCheckpointKey, loadQueryKey } from "./adapters/audit/audit-keys.ts";
+import { createFileAuditTrail } from "./adapters/audit/file-audit-trail.ts";
 import { DEMO_ALGORITHM, DEMO_ISSUER, loadDemoIdentity } from "./adapters/demo-identity/demo-identity.ts";
 import { exposedDataPaths } from "./adapters/durable-files.ts";
 import { createEmbeddedAuthorizer } from "./adapters/embedded-authz/embedded-authorizer.ts";
@@ -24,25 +28,32 @@ import {
   createScratchPermifyAuthorizer,
   type PermifyAuthorizerOptions,
 } from "./adapters/permify/permify-authorizer.ts";
+import { createPostgresAuditTrail } from "./adapters/postgres/postgres-audit-trail.ts";
 import { createPrometheusMetrics } from "./adapters/prometheus/prometheus-metrics.ts";
 import { createQdrantVectorStore } from "./adapters/qdrant/qdrant-vector-store.ts";
 import { type Application, createApplication } from "./app/application.ts";
+import type { Caller } from "./app/caller.ts";
 import { deriveContainerModel } from "./authz-schema/container-model.ts";
-import type { AuthConfig, Config, PermifyConfig } from "./config.ts";
+import type { AccessConfig, AuthConfig, Config, PermifyConfig } from "./config.ts";
 import type { ContainerModel } from "./core/container-model.ts";
 import { AppError, isAppError } from "./core/errors.ts";
+import type { Ranking } from "./core/lexical.ts";
+import { PUBLIC_BACKGROUND } from "./core/lexical-background.ts";
 import { createRetrievalEngine, type RetrievalEngineOptions, type Retrieve } from "./core/retrieval.ts";
 import type { App } from "./http/app-env.ts";
 import { createHttpApp } from "./http/http-app.ts";
 import { createMetricsApp } from "./http/metrics-app.ts";
+import type { ProtectedResourceOptions } from "./http/routes/protected-resource-routes.ts";
+import type { ConsoleSignIn, DemoTokens, WebSurface } from "./http/routes/web-routes.ts";
 import type { RequestLimits } from "./http/schemas.ts";
 import { createTokenVerifier, type TokenVerifier } from "./http/token-verifier.ts";
-import type { AuditLog } from "./ports/audit-log.ts";
+import type { AuditLog, AuditReader, AuditTrail } from "./ports/audit-log.ts";
 import type { Authorizer } from "./ports/authorizer.ts";
 import type { ChatModel } from "./ports/chat-model.ts";
 import type { Embedder } from "./ports/embedder.ts";
 import type { Metrics } from "./ports/telemetry.ts";
 import type { VectorStore } from "./ports/vector-store.ts";
+import { buildWebAssets } from "./web/build-web-assets.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -113,11 +124,6 @@ async function permifyOptions(authz: PermifyConfig): Promise<PermifyAuthorizerOp
   };
 }
 
-/** The audit log in the data directory, for one-shot writers (the CLI's owner commands). */
-export function openAuditLog(config: Config): Promise<AuditLog> {
-  return createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
-}
-
 /** Opens the configured vector store for vectors of `dimensions` (the embedder's). */
 export async function openVectorStore(
   config: Config,
@@ -131,6 +137,34 @@ export async function openVectorStore(
     url: vectors.url,
     ...(vectors.apiKey === undefined ? {} : { apiKey: vectors.apiKey }),
     collection: vectors.collection,
+    dimensions: options.dimensions,
+    timeoutMs: vectors.timeoutMs,
+    shards: vectors.cluster.shards,
+    replicationFactor: vectors.cluster.replicationFactor,
+    writeConsistencyFactor: vectors.cluster.writeConsistencyFactor,
+    readConsistency: vectors.cluster.readConsistency,
+  });
+}
+
+/**
+ * Opens the store of agent memory: notes, apart from the documents, so that no document search can ever
+ * return one (`<data dir>/memory/`, or the Qdrant collection `<QDRANT_COLLECTION>-memory`).
+ */
+export async function openMemoryStore(
+  config: Config,
+  options: { readonly dimensions: number },
+): Promise<VectorStore> {
+  const { vectors } = config;
+  if (vectors.kind === "embedded") {
+    return createEmbeddedVectorStore({
+      dataDir: join(config.dataDir, "memory"),
+      dimensions: options.dimensions,
+    });
+  }
+  return createQdrantVectorStore({
+    url: vectors.url,
+    ...(vectors.apiKey === undefined ? {} : { apiKey: vectors.apiKey }),
+    collection: `${vectors.collection}-memory`,
     dimensions: options.dimensions,
     timeoutMs: vectors.timeoutMs,
   });
@@ -199,6 +233,14 @@ export async function containerModelFor(
   return derived.ok ? { model: derived.model } : { model: null, reason: derived.reason };
 }
 
+/** The configured ranking, with the lexical statistics shipped with the code (never the store's). */
+export function rankingFor(config: Pick<Config, "retrieval">): Ranking {
+  const { ranking } = config.retrieval;
+  return ranking.kind === "hybrid"
+    ? { kind: "hybrid", denseWeight: ranking.denseWeight, statistics: PUBLIC_BACKGROUND }
+    : { kind: "dense" };
+}
+
 /** Everything the HTTP surface is built from: the ports, identity, limits and retrieval settings. */
 export interface AppDeps {
   readonly authorizer: Authorizer;
@@ -217,6 +259,12 @@ export interface AppDeps {
   readonly ingestLimits?: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
   /** The retrieval engine's strategy, budget and container model (default: adaptive, no container model). */
   readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
+  /** Agent memory's own store (absent: the memory use cases are refused). */
+  readonly memoryStore?: VectorStore;
+  /** The OAuth protected resource clearance presents (RFC 9728). */
+  readonly protectedResource?: ProtectedResourceOptions;
+  /** Wall-clock milliseconds, for delegation expiry (default `Date.now`). */
+  readonly clock?: () => number;
   /** Replaces the engine: the benchmark swaps in an unauthorized search for its baseline. */
   readonly retrieve?: Retrieve;
   /**
@@ -224,6 +272,16 @@ export interface AppDeps {
    * listener (`createMetricsApp`), never by this app: they count what callers were refused.
    */
   readonly metrics?: Metrics;
+  /** Where `GET /v1/audit` reads (default: `auditLog` when it can be read). */
+  readonly auditReader?: AuditReader;
+  /** The HMAC key of query digests (default: a random key of this app's own). */
+  readonly auditQueryKey?: Uint8Array;
+  /** The entity whose `audit` permission lets a principal read the trail (default `bank:main`). */
+  readonly auditResource?: { readonly type: string; readonly id: string };
+  /** Origins whose pages may call `/v1/*` from a browser (default: none). */
+  readonly corsAllowedOrigins?: readonly string[];
+  /** The chat widget and the console (default: not served). */
+  readonly web?: WebSurface;
 }
 
 /** The retrieval engine, the application layer on it, and the HTTP surface on that. */
@@ -242,12 +300,19 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     vectorStore: deps.vectorStore,
     chatModel: deps.chatModel,
     auditLog: deps.auditLog,
+    ...auditReaderOf(deps),
+    auditQueryKey: deps.auditQueryKey ?? randomBytes(32),
+    ...(deps.auditResource === undefined ? {} : { auditResource: deps.auditResource }),
     retrieve,
     metrics,
     logger: deps.logger,
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
     embedder: deps.embedder,
     ...(deps.ingestLimits === undefined ? {} : { ingestLimits: deps.ingestLimits }),
+    ...(deps.memoryStore === undefined
+      ? {}
+      : { memory: { store: deps.memoryStore, embedder: deps.embedder } }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   });
   const app = createHttpApp({
     application,
@@ -257,6 +322,9 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     metrics,
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
     ...(deps.ingestLimits === undefined ? {} : { maxUploadBytes: deps.ingestLimits.maxFileBytes }),
+    ...(deps.corsAllowedOrigins ? { corsAllowedOrigins: deps.corsAllowedOrigins } : {}),
+    ...(deps.web ? { web: deps.web } : {}),
+    ...(deps.protectedResource ? { protectedResource: deps.protectedResource } : {}),
   });
   return { app, application };
 }
@@ -275,7 +343,7 @@ export async function composeServedApp(
   close(): Promise<void>;
 }> {
   const { config } = runtime;
-  const identity = await tokenVerification(config.auth, config.dataDir, logger);
+  const identity = await tokenVerification(config.auth, config.dataDir, logger, config.access);
   const containers = await containerModelFor(runtime);
   if (containers.model === null) {
     if (config.retrieval.strategy === "container-pre-filter") {
@@ -286,7 +354,8 @@ export async function composeServedApp(
     }
     logger.warn({ reason: containers.reason }, "the container pre-filter is off");
   }
-  const auditLog = await createJsonlAuditLog({ path: join(config.dataDir, "audit", "audit.jsonl") });
+  const auditLog = await openAuditTrail(config);
+  const memoryStore = await openMemoryStore(config, { dimensions: runtime.embedder.dimensions });
   warnIfDataDirectoryIsExposed(config.dataDir, logger);
   const metrics = createPrometheusMetrics({ defaultMetrics: true });
   const { app } = composeApp({
@@ -303,11 +372,28 @@ export async function composeServedApp(
       strategy: config.retrieval.strategy,
       budget: config.retrieval.scanBudget,
       containerModel: containers.model,
+      ranking: rankingFor(config),
     },
     metrics,
+    memoryStore,
+    protectedResource: {
+      ...(config.access.resource === undefined ? {} : { resource: config.access.resource }),
+      authorizationServers: config.access.authorizationServers,
+    },
     ...(identity.jwks ? { jwks: identity.jwks } : {}),
+    auditReader: auditLog,
+    auditQueryKey: await auditQueryKey(config),
+    auditResource: config.audit.resource,
+    corsAllowedOrigins: config.web.corsAllowedOrigins,
+    web: await webSurface(config),
   });
-  return { app, metricsApp: createMetricsApp(metrics), close: () => auditLog.close() };
+  return {
+    app,
+    metricsApp: createMetricsApp(metrics),
+    close: async () => {
+      await Promise.allSettled([auditLog.close(), memoryStore.close()]);
+    },
+  };
 }
 
 /**
@@ -321,6 +407,139 @@ function warnIfDataDirectoryIsExposed(dataDir: string, logger: Logger): void {
     { dataDir, exposed: exposed.slice(0, 20), more: Math.max(0, exposed.length - 20) },
     "the data directory can be read by other users of this host; run chmod -R go-rwx on it",
   );
+}
+
+function auditReaderOf(deps: AppDeps): { auditReader?: AuditReader } {
+  if (deps.auditReader !== undefined) return { auditReader: deps.auditReader };
+  const log = deps.auditLog as Partial<AuditReader>;
+  return typeof log.search === "function" ? { auditReader: log as AuditReader } : {};
+}
+
+/** The HMAC key of query digests: AUDIT_QUERY_KEY, or (demo mode) one kept in the data directory. */
+export function auditQueryKey(config: Config): Promise<Uint8Array> {
+  return loadQueryKey({
+    ...(config.audit.queryKey === undefined ? {} : { configured: config.audit.queryKey }),
+    dataDir: config.dataDir,
+  });
+}
+
+/**
+ * The checkpoint key: AUDIT_CHECKPOINT_KEY_FILE, else in demo mode one generated in the data directory,
+ * else none (checkpoints unsigned).
+ */
+export function auditCheckpointKey(config: Config) {
+  return loadCheckpointKey({
+    ...(config.audit.checkpointKeyFile === undefined ? {} : { file: config.audit.checkpointKeyFile }),
+    ...(config.auth.mode === "demo" ? { generateIn: config.dataDir } : {}),
+  });
+}
+
+/** The configured audit trail: the data directory's (`AUDIT=file`), or PostgreSQL's. */
+export async function openAuditTrail(
+  config: Config,
+  options: { readonly readOnly?: boolean } = {},
+): Promise<AuditTrail> {
+  const { audit } = config;
+  const checkpointKey = options.readOnly ? undefined : await auditCheckpointKey(config);
+  const common = {
+    ...(checkpointKey === undefined ? {} : { checkpointKey }),
+    checkpointIntervalMs: audit.checkpointIntervalMs,
+    ...(options.readOnly ? { readOnly: true } : {}),
+  };
+  if (audit.store.kind === "postgres") {
+    return createPostgresAuditTrail({
+      ...common,
+      connectionString: audit.store.url,
+      timeoutMs: audit.timeoutMs,
+    });
+  }
+  return createFileAuditTrail({
+    ...common,
+    dir: auditTrailDir(config),
+    rotateBytes: audit.rotateBytes,
+    rotateAgeMs: audit.rotateAgeMs,
+    ...(audit.retentionMs === undefined ? {} : { retentionMs: audit.retentionMs }),
+  });
+}
+
+export function auditTrailDir(config: Config): string {
+  return join(config.dataDir, "audit", "trail");
+}
+
+/**
+ * The CLI's caller: the operator (CLEARANCE_OPERATOR, else the OS user) with no agent, a request id of
+ * its own, surface `cli:<command>`.
+ */
+export function operatorCaller(config: Config, command: string): Caller {
+  let user = config.audit.operator;
+  if (user === undefined) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = "unknown";
+    }
+  }
+  const safe = user.replace(/[^A-Za-z0-9_\-@.:+]/g, "_").slice(0, 128) || "unknown";
+  return {
+    principal: { userId: safe, agentIds: [], credential: { clientId: `clearance-cli@${hostname()}` } },
+    requestId: crypto.randomUUID(),
+    surface: `cli:${command}`,
+  };
+}
+
+/**
+ * The widget and the console, built from src/web, and how the console signs people in: demo tokens in
+ * demo mode (the picker offers the fixture bank's people), else the issuer's OpenID Connect login when
+ * the console has a client id there.
+ */
+async function webSurface(config: Config): Promise<WebSurface> {
+  const assets = await buildWebAssets();
+  if (config.auth.mode === "demo") {
+    return { assets, signIn: { mode: "demo" }, demo: await demoTokens(config.dataDir, config.auth.audience) };
+  }
+  const signIn: ConsoleSignIn =
+    config.web.consoleOidc === undefined || config.auth.mode !== "issuer"
+      ? { mode: "none" }
+      : { mode: "oidc", authority: config.auth.issuer, ...config.web.consoleOidc };
+  return { assets, signIn };
+}
+
+const demoPeopleSchema = z.object({
+  users: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+  agents: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })).default([]),
+});
+
+/** The README's four principals, for the console's side-by-side comparison (those that exist). */
+const SHOWCASE = [
+  { sub: "maria", agents: [] },
+  { sub: "tom", agents: [] },
+  { sub: "victor", agents: [] },
+  { sub: "victor", agents: ["support-assistant"] },
+] as const;
+
+async function demoTokens(dataDir: string, audience: string): Promise<DemoTokens> {
+  const identity = await loadDemoIdentity(dataDir);
+  let people: z.infer<typeof demoPeopleSchema> = { users: [], agents: [] };
+  try {
+    people = demoPeopleSchema.parse(
+      parseYaml(await readFile(new URL("../fixtures/users.yaml", import.meta.url), "utf8")),
+    );
+  } catch {
+    // No fixture bank beside the code: the picker is empty, and tokens are still issued for any id.
+  }
+  const name = (id: string, list: readonly { id: string; name: string }[]) =>
+    list.find((person) => person.id === id)?.name;
+  const showcase = SHOWCASE.flatMap(({ sub, agents }) => {
+    const user = name(sub, people.users);
+    const agentNames = agents.map((id) => name(id, people.agents));
+    if (user === undefined || agentNames.some((agent) => agent === undefined)) return [];
+    const label = agents.length === 0 ? user : `${agentNames.join(", ")} for ${user}`;
+    return [{ sub, agents: [...agents], label }];
+  });
+  return {
+    people: { ...people, showcase },
+    issue: ({ sub, agentIds, ttlSeconds }) => identity.sign({ sub, agentIds, audience, ttlSeconds }),
+  };
 }
 
 export function createLogger(config: Config): Logger {
@@ -350,6 +569,7 @@ async function tokenVerification(
   auth: AuthConfig,
   dataDir: string,
   logger: Logger,
+  access: AccessConfig,
 ): Promise<{ verifier: TokenVerifier; jwks?: { keys: readonly object[] } }> {
   if (auth.mode === "unset") {
     throw new AppError(
@@ -358,8 +578,10 @@ async function tokenVerification(
         "machine only, set AUTH_MODE=demo",
     );
   }
-  const maxLifetime =
-    auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {};
+  const maxLifetime = {
+    ...(auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {}),
+    defaultScopes: access.defaultScopes,
+  };
   if (auth.mode === "demo") {
     const identity = await loadDemoIdentity(dataDir);
     logger.warn(
@@ -381,7 +603,7 @@ async function tokenVerification(
   }
   const key =
     "jwksUrl" in auth.keys
-      ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), { timeoutDuration: JWKS_TIMEOUT_MS })
+      ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), jwksOptions(access.jwksRefreshSeconds))
       : publicKeyFromPem(auth.keys.publicKeyPem);
   return {
     verifier: createTokenVerifier({
@@ -392,6 +614,19 @@ async function tokenVerification(
       clockToleranceSeconds: auth.clockToleranceSeconds,
       ...maxLifetime,
     }),
+  };
+}
+
+/**
+ * Key rotation: an unknown `kid` makes jose re-read the JWKS at most once per refresh delay (a new key is
+ * accepted within it), and the whole set is re-read once it is that old (a removed key is refused within
+ * it, even if no unknown `kid` came by).
+ */
+export function jwksOptions(refreshSeconds: number) {
+  return {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cooldownDuration: refreshSeconds * 1000,
+    cacheMaxAge: refreshSeconds * 1000,
   };
 }
 

@@ -4,7 +4,9 @@
  */
 import { z } from "zod";
 import { AppError } from "./core/errors.ts";
+import { DEFAULT_DENSE_WEIGHT } from "./core/lexical.ts";
 import { DEFAULT_SCAN_BUDGET, type ScanBudget, STRATEGIES, type StrategySetting } from "./core/retrieval.ts";
+import { DEFAULT_SCOPES, parseScopeList, SCOPES, type Scope } from "./core/scopes.ts";
 
 const SIGNATURE_ALGORITHMS = [
   "RS256",
@@ -37,6 +39,89 @@ const PERMIFY_ID = /^[a-zA-Z0-9_\-@.:+]{1,128}$/;
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+// --- The audit trail (README "Audit trail") ------------------------------------------------------------
+const auditEnvironment = {
+  AUDIT: z.enum(["file", "postgres"]).default("file"),
+  AUDIT_DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
+  /** The HMAC key of query digests: at least 32 characters. */
+  AUDIT_QUERY_KEY: optionalText.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+  AUDIT_CHECKPOINT_KEY_FILE: optionalText,
+  AUDIT_CHECKPOINT_INTERVAL_MS: integer(10_000, 100, 3_600_000),
+  AUDIT_ROTATE_BYTES: integer(64 * 1024 * 1024, 4_096, 2 ** 40),
+  AUDIT_ROTATE_HOURS: integer(24, 1, 24 * 366),
+  AUDIT_RETENTION_DAYS: integer(0, 0, 36_500),
+  AUDIT_TIMEOUT_MS: integer(5_000, 100, 600_000),
+  AUDIT_RESOURCE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]{1,64}:[A-Za-z0-9_\-@.:+]{1,128}$/, "must be an entity, e.g. bank:main")
+    .default("bank:main"),
+  CLEARANCE_OPERATOR: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_\-@.:+]{1,128}$/, "must match Permify's id pattern")
+      .optional(),
+  ),
+};
+
+/** Where the audit trail lives and how it is kept (README "Audit trail"). */
+export interface AuditConfig {
+  readonly store: { readonly kind: "file" } | { readonly kind: "postgres"; readonly url: string };
+  /** Absent in demo mode: a key is generated and kept in the data directory. */
+  readonly queryKey?: string;
+  readonly checkpointKeyFile?: string;
+  readonly checkpointIntervalMs: number;
+  readonly rotateBytes: number;
+  readonly rotateAgeMs: number;
+  /** Absent: keep every segment. */
+  readonly retentionMs?: number;
+  readonly timeoutMs: number;
+  /** The entity whose `audit` permission lets a principal read the trail. */
+  readonly resource: { readonly type: string; readonly id: string };
+  /** Who the CLI acts as in the trail (absent: the OS user). */
+  readonly operator?: string;
+}
+
+function auditConfig(
+  e: z.infer<typeof environmentSchema>,
+  production: boolean,
+  problems: string[],
+): AuditConfig | undefined {
+  const before = problems.length;
+  if (e.AUDIT === "postgres" && e.AUDIT_DATABASE_URL === undefined) {
+    problems.push("AUDIT_DATABASE_URL: required when AUDIT=postgres");
+  }
+  if (e.AUDIT === "file" && e.AUDIT_DATABASE_URL !== undefined) {
+    problems.push("AUDIT: set AUDIT=postgres to use AUDIT_DATABASE_URL (or unset AUDIT_DATABASE_URL)");
+  }
+  // A digest keyed by a generated key is only as safe as the data directory; with a real issuer, the key
+  // must come from the operator's secrets.
+  if (production && e.AUDIT_QUERY_KEY === undefined) {
+    problems.push("AUDIT_QUERY_KEY: required when AUTH_ISSUER is set (a secret of at least 32 characters)");
+  }
+  if (problems.length > before) return undefined;
+  const [type, ...rest] = e.AUDIT_RESOURCE.split(":");
+  return {
+    store:
+      e.AUDIT === "postgres" ? { kind: "postgres", url: e.AUDIT_DATABASE_URL as string } : { kind: "file" },
+    ...(e.AUDIT_QUERY_KEY === undefined ? {} : { queryKey: e.AUDIT_QUERY_KEY }),
+    ...(e.AUDIT_CHECKPOINT_KEY_FILE === undefined ? {} : { checkpointKeyFile: e.AUDIT_CHECKPOINT_KEY_FILE }),
+    checkpointIntervalMs: e.AUDIT_CHECKPOINT_INTERVAL_MS,
+    rotateBytes: e.AUDIT_ROTATE_BYTES,
+    rotateAgeMs: e.AUDIT_ROTATE_HOURS * 3_600_000,
+    ...(e.AUDIT_RETENTION_DAYS === 0 ? {} : { retentionMs: e.AUDIT_RETENTION_DAYS * 86_400_000 }),
+    timeoutMs: e.AUDIT_TIMEOUT_MS,
+    resource: { type: type as string, id: rest.join(":") },
+    ...(e.CLEARANCE_OPERATOR === undefined ? {} : { operator: e.CLEARANCE_OPERATOR }),
+  };
+}
+// --- end of the audit trail's configuration ----------------------------------------------------------
+
 /** The environment variables clearance reads, with defaults. The README's configuration table mirrors it. */
 const environmentSchema = z.object({
   CLEARANCE_DATA_DIR: z.string().trim().min(1).default(".clearance"),
@@ -65,6 +150,10 @@ const environmentSchema = z.object({
   AUTH_PUBLIC_KEY_PEM: optionalText,
   AUTH_CLOCK_TOLERANCE_SECONDS: integer(30, 0, 300),
   AUTH_MAX_TOKEN_LIFETIME_SECONDS: integer(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 0, 30 * 24 * 3600),
+  AUTH_DEFAULT_SCOPES: z.string().optional(),
+  AUTH_RESOURCE: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  AUTH_AUTHORIZATION_SERVERS: optionalText,
+  AUTH_JWKS_REFRESH_SECONDS: integer(300, 1, 86_400),
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   EMBEDDING_MODEL: z.string().trim().min(1).default("text-embedding-3-small"),
@@ -78,6 +167,8 @@ const environmentSchema = z.object({
   RETRIEVAL_SCAN_MAX_ROUNDS: integer(DEFAULT_SCAN_BUDGET.maxRounds, 1, 1_000),
   RETRIEVAL_SCAN_MAX_CANDIDATES: integer(DEFAULT_SCAN_BUDGET.maxCandidates, 1, 10_000_000),
   RETRIEVAL_SCAN_MAX_MS: integer(DEFAULT_SCAN_BUDGET.maxMs, 1, 600_000),
+  RETRIEVAL_RANKING: optionalText.pipe(z.enum(["hybrid", "dense"]).optional()),
+  RETRIEVAL_DENSE_WEIGHT: z.coerce.number().min(0).max(1).default(DEFAULT_DENSE_WEIGHT),
   AUTHZ: z.enum(["embedded", "permify"]).default("embedded"),
   PERMIFY_ENDPOINT: optionalText.pipe(
     z
@@ -110,6 +201,23 @@ const environmentSchema = z.object({
   INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
   // The owner's token for the CLI's client mode (`--server`); never logged, never an argument.
   CLEARANCE_TOKEN: optionalText,
+  QDRANT_SHARDS: integer(1, 1, 1_000),
+  QDRANT_REPLICATION_FACTOR: integer(1, 1, 100),
+  QDRANT_WRITE_CONSISTENCY_FACTOR: integer(1, 1, 100),
+  QDRANT_READ_CONSISTENCY: z
+    .string()
+    .trim()
+    .default("1")
+    .pipe(
+      z.union([
+        z.enum(["majority", "quorum", "all"]),
+        z
+          .string()
+          .regex(/^[1-9]\d{0,2}$/, "must be a number of replicas (1 to 999), majority, quorum or all")
+          .transform(Number),
+      ]),
+    ),
+  ...auditEnvironment,
 });
 
 /** `host:port` as gRPC dials it: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
@@ -185,8 +293,22 @@ export interface PermifyConfig {
   readonly depth: number;
 }
 
+/**
+ * How clearance presents itself as an OAuth protected resource (issue 16): its resource identifier
+ * (RFC 8707/9728; when set, the only audience a token may carry), the authorization servers it names in
+ * its Protected Resource Metadata, what a token without a scope claim may do, and how often a JWKS is
+ * re-read (a new key is accepted, and a removed one refused, within that delay).
+ */
+export interface AccessConfig {
+  readonly resource?: string;
+  readonly authorizationServers: readonly string[];
+  readonly defaultScopes: readonly Scope[];
+  readonly jwksRefreshSeconds: number;
+}
+
 export interface Config {
   readonly dataDir: string;
+  readonly access: AccessConfig;
   readonly host: string;
   readonly port: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -205,6 +327,12 @@ export interface Config {
     /** `adaptive`, or a strategy every request must use. */
     readonly strategy: StrategySetting;
     readonly scanBudget: ScanBudget;
+    /**
+     * How chunks are ranked: `hybrid` (BM25 on fixed public statistics blended with the cosine, with this
+     * weight of the cosine; the default on the embedded store) or `dense` (the cosine alone; the default,
+     * and for now the only choice, on Qdrant).
+     */
+    readonly ranking: { readonly kind: "dense" } | { readonly kind: "hybrid"; readonly denseWeight: number };
   };
   readonly authz: AuthzConfig;
   readonly vectors: VectorsConfig;
@@ -212,6 +340,9 @@ export interface Config {
   readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
   /** The CLI's client mode: the owner's token (CLEARANCE_TOKEN), when set. */
   readonly clientToken?: string;
+  readonly audit: AuditConfig;
+  /** Browser clients: CORS and the staff console's sign-in. */
+  readonly web: WebConfig;
 }
 
 /** Where chunks live: the data directory (embedded), or a Qdrant collection. */
@@ -224,7 +355,27 @@ export type VectorsConfig =
       readonly apiKey?: string;
       readonly collection: string;
       readonly timeoutMs: number;
+      readonly cluster: QdrantClusterConfig;
     };
+
+/**
+ * How a Qdrant collection is spread over a cluster, and how many replicas answer each read. Qdrant's
+ * semantics (v1.18.3, verified in its source and against a three-node cluster): a write succeeds only
+ * when `writeConsistencyFactor` replicas of every shard it touches applied it, and replicas that failed
+ * it are deactivated before it is acknowledged; a read with `readConsistency` 1 asks one readable
+ * replica per shard and fails when a shard has none; a number above 1, `majority`, `quorum` or `all`
+ * asks every replica (`quorum`: half plus one), fails when one does not answer, and keeps only the points
+ * every asked replica returned. See the README's production section.
+ */
+export interface QdrantClusterConfig {
+  /** Shards of a collection clearance creates; an existing collection must have as many. */
+  readonly shards: number;
+  readonly replicationFactor: number;
+  readonly writeConsistencyFactor: number;
+  readonly readConsistency: QdrantReadConsistency;
+}
+
+export type QdrantReadConsistency = number | "majority" | "quorum" | "all";
 
 /** Reads and checks the environment. Throws `BAD_REQUEST` naming every bad key and why. */
 export function loadConfig(env: Environment): Config {
@@ -241,14 +392,22 @@ export function loadConfig(env: Environment): Config {
   if (e.METRICS_PORT !== "off" && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
     problems.push("METRICS_PORT: must differ from PORT (metrics have a listener of their own)");
   }
+  const access = accessConfig(e, problems);
   const auth = authConfig(e, problems);
   const authz = authzConfig(e, problems);
   const vectors = vectorsConfig(e, problems);
+  const audit = auditConfig(e, e.AUTH_ISSUER !== undefined, problems);
+  const rankingKind = e.RETRIEVAL_RANKING ?? (e.VECTORS === "embedded" ? "hybrid" : "dense");
+  if (rankingKind === "hybrid" && e.VECTORS === "qdrant") {
+    problems.push("RETRIEVAL_RANKING: hybrid is not available with VECTORS=qdrant yet (use dense)");
+  }
+  const web = webConfig(env, problems);
   if (problems.length > 0) {
     throw new AppError("BAD_REQUEST", `invalid configuration: ${problems.join("; ")}`);
   }
   return {
     dataDir: e.CLEARANCE_DATA_DIR,
+    access,
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
@@ -276,11 +435,38 @@ export function loadConfig(env: Environment): Config {
         maxCandidates: e.RETRIEVAL_SCAN_MAX_CANDIDATES,
         maxMs: e.RETRIEVAL_SCAN_MAX_MS,
       },
+      ranking:
+        rankingKind === "hybrid"
+          ? { kind: "hybrid", denseWeight: e.RETRIEVAL_DENSE_WEIGHT }
+          : { kind: "dense" },
     },
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
     ...(e.CLEARANCE_TOKEN === undefined ? {} : { clientToken: e.CLEARANCE_TOKEN }),
+    audit: audit as AuditConfig,
+    web,
+  };
+}
+
+function accessConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AccessConfig {
+  const parsed = parseScopeList(e.AUTH_DEFAULT_SCOPES ?? DEFAULT_SCOPES.join(" "));
+  if (parsed.unknown.length > 0) {
+    problems.push(
+      `AUTH_DEFAULT_SCOPES: unknown scopes ${parsed.unknown.join(", ")} (known: ${SCOPES.join(", ")})`,
+    );
+  }
+  const servers = (e.AUTH_AUTHORIZATION_SERVERS ?? e.AUTH_ISSUER ?? "")
+    .split(/[\s,]+/)
+    .filter((server) => server !== "");
+  for (const server of servers) {
+    if (!URL.canParse(server)) problems.push(`AUTH_AUTHORIZATION_SERVERS: ${server} is not a URL`);
+  }
+  return {
+    ...(e.AUTH_RESOURCE === undefined ? {} : { resource: e.AUTH_RESOURCE }),
+    authorizationServers: servers,
+    defaultScopes: parsed.scopes,
+    jwksRefreshSeconds: e.AUTH_JWKS_REFRESH_SECONDS,
   };
 }
 
@@ -292,16 +478,32 @@ function vectorsConfig(e: z.infer<typeof environmentSchema>, problems: string[])
     }
     return { kind: "embedded" };
   }
-  if (e.QDRANT_URL === undefined) {
-    problems.push("QDRANT_URL: required when VECTORS=qdrant");
-    return undefined;
+  const before = problems.length;
+  if (e.QDRANT_URL === undefined) problems.push("QDRANT_URL: required when VECTORS=qdrant");
+  // Qdrant would quietly use fewer (it caps both at the replicas a shard has): a setting that promises
+  // more durability or agreement than the collection can give is refused instead.
+  if (e.QDRANT_WRITE_CONSISTENCY_FACTOR > e.QDRANT_REPLICATION_FACTOR) {
+    problems.push("QDRANT_WRITE_CONSISTENCY_FACTOR: must not exceed QDRANT_REPLICATION_FACTOR");
   }
+  if (
+    typeof e.QDRANT_READ_CONSISTENCY === "number" &&
+    e.QDRANT_READ_CONSISTENCY > e.QDRANT_REPLICATION_FACTOR
+  ) {
+    problems.push("QDRANT_READ_CONSISTENCY: a number of replicas must not exceed QDRANT_REPLICATION_FACTOR");
+  }
+  if (problems.length > before || e.QDRANT_URL === undefined) return undefined;
   return {
     kind: "qdrant",
     url: e.QDRANT_URL,
     ...(e.QDRANT_API_KEY === undefined ? {} : { apiKey: e.QDRANT_API_KEY }),
     collection: e.QDRANT_COLLECTION,
     timeoutMs: e.QDRANT_TIMEOUT_MS,
+    cluster: {
+      shards: e.QDRANT_SHARDS,
+      replicationFactor: e.QDRANT_REPLICATION_FACTOR,
+      writeConsistencyFactor: e.QDRANT_WRITE_CONSISTENCY_FACTOR,
+      readConsistency: e.QDRANT_READ_CONSISTENCY,
+    },
   };
 }
 
@@ -380,7 +582,7 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
     }
     return {
       mode: "demo",
-      audience: e.AUTH_AUDIENCE,
+      audience: e.AUTH_RESOURCE ?? e.AUTH_AUDIENCE,
       clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
       maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
     };
@@ -396,7 +598,8 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
   return {
     mode: "issuer",
     issuer: e.AUTH_ISSUER,
-    audience: e.AUTH_AUDIENCE,
+    // RFC 8707: with a resource identifier, a token is accepted only if it was issued for it.
+    audience: e.AUTH_RESOURCE ?? e.AUTH_AUDIENCE,
     algorithms: e.AUTH_ALGORITHMS,
     keys:
       e.AUTH_JWKS_URL !== undefined
@@ -406,4 +609,57 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
     clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS,
     maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME_SECONDS,
   };
+}
+
+// --- Browser clients (the chat widget, the staff console, other origins) ------------------------------
+
+const webEnvironmentSchema = z.object({
+  CORS_ALLOWED_ORIGINS: z.string().default(""),
+  CONSOLE_OIDC_CLIENT_ID: optionalText,
+  CONSOLE_OIDC_SCOPE: z.string().trim().min(1).default("openid"),
+});
+
+export interface WebConfig {
+  /**
+   * Origins whose pages may call the API from a browser (`https://www.bank.example`); none by default.
+   * Only Bearer tokens cross origins: credentials (cookies) are never allowed.
+   */
+  readonly corsAllowedOrigins: readonly string[];
+  /** The console's OpenID Connect client at AUTH_ISSUER (authorization code with PKCE); absent: no sign-in. */
+  readonly consoleOidc?: { readonly clientId: string; readonly scope: string };
+}
+
+function webConfig(env: Environment, problems: string[]): WebConfig {
+  const parsed = webEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    return { corsAllowedOrigins: [] };
+  }
+  const e = parsed.data;
+  const origins: string[] = [];
+  for (const entry of e.CORS_ALLOWED_ORIGINS.split(",").map((value) => value.trim())) {
+    if (entry === "") continue;
+    const origin = exactOrigin(entry);
+    if (origin === undefined) {
+      problems.push(`CORS_ALLOWED_ORIGINS: "${entry}" is not an origin like https://www.bank.example`);
+    } else origins.push(origin);
+  }
+  return {
+    corsAllowedOrigins: origins,
+    ...(e.CONSOLE_OIDC_CLIENT_ID === undefined
+      ? {}
+      : { consoleOidc: { clientId: e.CONSOLE_OIDC_CLIENT_ID, scope: e.CONSOLE_OIDC_SCOPE } }),
+  };
+}
+
+/** `scheme://host[:port]` exactly, with no path, query or wildcard: what a browser sends as `Origin`. */
+function exactOrigin(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+    if (url.origin !== value.replace(/\/$/, "")) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
 }

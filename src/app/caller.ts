@@ -6,8 +6,10 @@ import type { Principal } from "../core/principal.ts";
  */
 export interface Caller {
   readonly principal: Principal;
-  /** clearance's own id for the request, for the log and the audit trail. */
+  /** clearance's own id for the request, for the log and the audit trail; never the caller's. */
   readonly requestId: string;
-  /** The surface and operation: `POST /v1/search`, an MCP tool, a CLI command. */
+  /** The id the caller sent (`X-Request-Id`), kept apart from clearance's own. */
+  readonly callerRequestId?: string;
+  /** The surface and operation: `POST /v1/search`, `mcp:<tool>`, `cli:<command>`. */
   readonly surface: string;
 }

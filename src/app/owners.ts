@@ -21,24 +21,22 @@ import { AppError } from "../core/errors.ts";
 import { formatTuple, parseSubject } from "../core/permify-notation.ts";
 import { principalSubjects } from "../core/principal.ts";
 import { upstream } from "../core/retrieval-meter.ts";
-import type { AuditLog, AuditRecord } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import type { Embedder } from "../ports/embedder.ts";
 import type { VectorStore } from "../ports/vector-store.ts";
-import { recordAudit } from "./audit-trail.ts";
+import type { AuditDetail } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
 
 export interface OwnersDeps {
   readonly authorizer: Authorizer;
   readonly vectorStore: VectorStore;
   readonly embedder: Embedder;
-  readonly auditLog: AuditLog;
   /** INGEST_MAX_FILE_BYTES and INGEST_MAX_CHUNKS_PER_DOCUMENT. */
   readonly limits?: { readonly maxFileBytes?: number; readonly maxChunksPerDocument?: number };
 }
 
 export interface WriteOptions {
-  /** Report what would change; change nothing (no audit record either: nothing was written). */
+  /** Report what would change; change nothing (the audit record then lists no change). */
   readonly dryRun?: boolean;
   /** The operator's direct mode: no `manage` check (the operator holds the stores themselves). */
   readonly asOperator?: boolean;
@@ -93,41 +91,7 @@ async function exists(deps: OwnersDeps, documentId: string): Promise<boolean> {
   return footprint.chunks > 0 || footprint.own.length > 0;
 }
 
-function writeAudit(
-  deps: OwnersDeps,
-  caller: Caller,
-  documentId: string,
-  action: OwnerWrite,
-  change: Readonly<Record<string, unknown>>,
-): Promise<void> {
-  return recordAudit(deps.auditLog, ownerWriteRecord(caller, documentId, action, change));
-}
-
 export type OwnerWrite = "upload" | "replace" | "delete" | "access" | "ingest" | "prune";
-
-/** The audit record of one owner's write: who, for whom, which document, what changed. */
-export function ownerWriteRecord(
-  caller: Caller,
-  documentId: string,
-  action: OwnerWrite,
-  change: Readonly<Record<string, unknown>>,
-): AuditRecord {
-  return {
-    time: new Date().toISOString(),
-    requestId: caller.requestId,
-    route: caller.surface,
-    userId: caller.principal.userId,
-    agentIds: caller.principal.agentIds,
-    // A write has no query, strategy or passages: the retrieval fields say so.
-    queryDigest: "",
-    k: 0,
-    strategy: "none",
-    finishedWith: "none",
-    withheld: 0,
-    returned: [],
-    write: { action, document: documentId, change },
-  };
-}
 
 /**
  * Adds (`replace: false`: the id must be new, `CONFLICT` otherwise) or replaces (`replace: true`: the id
@@ -138,6 +102,7 @@ export async function putDocument(
   caller: Caller,
   input: { readonly entry: unknown; readonly bytes: Buffer; readonly replace: boolean; readonly id?: string },
   options: WriteOptions = {},
+  audit: AuditDetail = {},
 ): Promise<DocumentReport> {
   const document: ManifestDocument = parseManifestEntry(input.entry);
   if (input.id !== undefined && input.id !== document.id) {
@@ -167,10 +132,7 @@ export async function putDocument(
     allowOwnerChange: present,
   });
   if (!options.dryRun && report.status !== "unchanged") {
-    await writeAudit(deps, caller, document.id, input.replace ? "replace" : "upload", {
-      ...(report.change ?? {}),
-      chunks: report.chunks,
-    } as Record<string, unknown>);
+    audit.changes = [{ op: input.replace ? "replace" : "upload", target: `document:${document.id}` }];
   }
   return report;
 }
@@ -181,6 +143,7 @@ export async function deleteDocument(
   caller: Caller,
   documentId: string,
   options: WriteOptions = {},
+  audit: AuditDetail = {},
 ): Promise<RemovalReport> {
   checkId(documentId, "document id");
   if (!(await exists(deps, documentId))) {
@@ -190,12 +153,7 @@ export async function deleteDocument(
   }
   await requireManage(deps, caller, { type: "document", id: documentId }, options);
   const report = await removeDocument(documentId, { ...deps, dryRun: options.dryRun === true });
-  if (!options.dryRun) {
-    await writeAudit(deps, caller, documentId, "delete", {
-      chunksRemoved: report.chunks,
-      relationshipsRemoved: report.relationships,
-    });
-  }
+  if (!options.dryRun) audit.changes = [{ op: "delete", target: `document:${documentId}` }];
   return report;
 }
 
@@ -265,6 +223,7 @@ export async function changeAccess(
   documentId: string,
   change: AccessChange,
   options: WriteOptions = {},
+  audit: AuditDetail = {},
 ): Promise<AccessChangeReport> {
   checkId(documentId, "document id");
   const subjects = (list: readonly string[] | undefined, field: string): Subject[] =>
@@ -339,10 +298,10 @@ export async function changeAccess(
   if (options.dryRun || (adding.length === 0 && removing.length === 0)) return report;
   await removeRelationships(removing, deps.authorizer);
   if (adding.length > 0) await deps.authorizer.writeData({ tuples: adding });
-  await writeAudit(deps, caller, documentId, "access", {
-    relationshipsAdded: report.relationshipsAdded,
-    relationshipsRemoved: report.relationshipsRemoved,
-  });
+  audit.changes = [
+    ...report.relationshipsRemoved.map((target) => ({ op: "revoke", target })),
+    ...report.relationshipsAdded.map((target) => ({ op: "grant", target })),
+  ];
   return report;
 }
 

@@ -1,9 +1,8 @@
 /** Use case: the k passages most relevant to a query among those the caller may read. */
 import type { ScoredChunk } from "../core/chunk.ts";
 import type { RetrievalResult, Retrieve } from "../core/retrieval.ts";
-import type { AuditLog } from "../ports/audit-log.ts";
 import type { ApplicationMetrics } from "../ports/telemetry.ts";
-import { recordAudit, retrievalAuditRecord } from "./audit-trail.ts";
+import { type AuditDetail, retrievalAuditDetail } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
 
 export interface SearchInput {
@@ -13,8 +12,9 @@ export interface SearchInput {
 
 export interface SearchDeps {
   readonly retrieve: Retrieve;
-  readonly auditLog: AuditLog;
   readonly metrics: ApplicationMetrics;
+  /** The keyed digest of a query, for the audit record (never the query itself). */
+  readonly queryDigest: (query: string) => string;
 }
 
 export interface SearchOutcome {
@@ -23,10 +23,17 @@ export interface SearchOutcome {
   readonly logFields: Readonly<Record<string, unknown>>;
 }
 
-export async function search(deps: SearchDeps, caller: Caller, input: SearchInput): Promise<SearchOutcome> {
+export async function search(
+  deps: SearchDeps,
+  caller: Caller,
+  input: SearchInput,
+  audit: AuditDetail,
+): Promise<SearchOutcome> {
+  audit.queryDigest = deps.queryDigest(input.query);
+  audit.k = input.k;
   const result = await deps.retrieve({ principal: caller.principal, query: input.query, k: input.k });
   deps.metrics.observeRetrieval(result.stats);
-  await recordAudit(deps.auditLog, retrievalAuditRecord(caller, input.query, input.k, result));
+  Object.assign(audit, retrievalAuditDetail(result));
   return { passages: result.passages, logFields: retrievalLogFields(result) };
 }
 

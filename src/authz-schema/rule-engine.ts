@@ -11,6 +11,8 @@ import { type Position, type RuleStatement, schemaError } from "./schema-parser.
 export interface CompiledRule {
   readonly name: string;
   readonly params: ReadonlyMap<string, AttributeType>;
+  /** The body with runs of whitespace made one space: two rules with the same body compare equal. */
+  readonly body: string;
   /**
    * Evaluates the rule. A missing attribute takes its type's empty value, as in Permify. Throws an
    * `AppError` when CEL fails (e.g. a missing `context.data` key) or yields a non-boolean: never a
@@ -82,6 +84,7 @@ export function compileRule(
   return {
     name: statement.name,
     params,
+    body: statement.body.replace(/\s+/g, " ").trim(),
     evaluate(attributes, contextData) {
       const bindings: Record<string, unknown> = { context: { data: contextData } };
       for (const [name, type] of params) bindings[name] = toCel(attributes.get(name), type);

@@ -1,8 +1,9 @@
 /** What every subcommand of the `clearance` CLI receives and returns. */
 
-import { openAuthorizer, type Runtime } from "../composition.ts";
+import { type AuditAction, type AuditDetail, createAuditedRunner } from "../app/audit-trail.ts";
+import { openAuditTrail, openAuthorizer, operatorCaller, type Runtime } from "../composition.ts";
 import { type Config, type Environment, loadConfig, processEnvironment } from "../config.ts";
-import type { AuditLog } from "../ports/audit-log.ts";
+import type { AuditTrail } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
@@ -28,8 +29,8 @@ export interface CliDeps {
    * writes: `openAuthorizer(loadConfig(env), { readConsistency: "own-writes" })`).
    */
   readonly openAuthorizer?: () => Promise<Authorizer>;
-  /** For the owners' commands (`delete`, `access`): where their writes are recorded (default: the data directory's). */
-  readonly openAuditLog?: () => Promise<AuditLog>;
+  /** The audit trail a command records in (default: the configured one, `openAuditTrail(config)`). */
+  readonly openAuditTrail?: () => Promise<AuditTrail>;
   /** The client mode's HTTP client (default: global fetch); tests pass the app's `request`. */
   readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
@@ -106,4 +107,29 @@ export function terminalPrompt(): ((question: string) => Promise<string | undefi
       reader.close();
     }
   };
+}
+
+const silent = { error() {}, warn() {}, info() {} };
+const uncounted = { observeRetrieval() {}, countUpstreamError() {} };
+
+/**
+ * Runs a command's work as the operator (CLEARANCE_OPERATOR, else the OS user) and records it in the
+ * audit trail with surface `cli:<command>`, like any use case: allowed only once the record is durable,
+ * denied or failed with its code otherwise. A trail that cannot be opened fails the command before it
+ * does anything.
+ */
+export async function auditedCommand<T>(
+  deps: CliDeps,
+  config: Config,
+  command: string,
+  action: AuditAction,
+  work: (audit: AuditDetail, trail: AuditTrail) => Promise<T>,
+): Promise<T> {
+  const trail = deps.openAuditTrail ? await deps.openAuditTrail() : await openAuditTrail(config);
+  try {
+    const run = createAuditedRunner({ auditLog: trail, metrics: uncounted, logger: silent });
+    return await run(operatorCaller(config, command), action, (audit) => work(audit, trail));
+  } finally {
+    await trail.close().catch(() => undefined);
+  }
 }

@@ -1,6 +1,8 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
 import { accessCommand } from "./access-command.ts";
+import { auditCommand } from "./audit-command.ts";
 import type { CliCommand } from "./command.ts";
+import { delegateCommand, undelegateCommand } from "./delegate-command.ts";
 import { deleteCommand } from "./delete-command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
@@ -20,6 +22,9 @@ export const commands: readonly CliCommand[] = [
   schemaCommand,
   grantCommand,
   revokeCommand,
+  auditCommand,
+  delegateCommand,
+  undelegateCommand,
   tokenCommand,
   validateCommand,
 ];

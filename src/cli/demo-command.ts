@@ -75,6 +75,7 @@ export const demoCommand: CliCommand = {
           `-H "authorization: Bearer $(AUTH_MODE=demo npx clearance token ${tokenArgs} | tail -1)"`;
         io.stdout("");
         io.stdout(`clearance is serving on ${url} with demo identity (not for production).`);
+        io.stdout(`Open the console: ${url}/console (pick a person, or "Ask as four people").`);
         io.stdout(`Ask "${DEMO_QUESTION}" as different people; each gets only what they may read:`);
         for (const user of users.users) {
           io.stdout(`  ${user.name}, ${user.role}:`);
@@ -88,6 +89,17 @@ export const demoCommand: CliCommand = {
             io.stdout(ask(`--sub ${user.id} --act ${agent.id}`));
           }
         }
+        // Consent: an agent acts only for users who delegated to it (fixtures/relationships.yaml).
+        for (const agent of users.agents) {
+          io.stdout(
+            `  ${agent.name} acting for Lena Hoffmann, who never delegated to it (403 CONSENT_REQUIRED):`,
+          );
+          io.stdout(ask(`--sub lena --act ${agent.id}`));
+          io.stdout(
+            `    (she consents with: AUTH_MODE=demo npx clearance delegate --user lena --agent ${agent.id})`,
+          );
+        }
+        io.stdout(`MCP: ${url}/mcp (Streamable HTTP, the same Bearer token).`);
         io.stdout(`API description: ${url}/openapi.json. Stop with Ctrl-C.`);
         if (metricsUrl) io.stdout(`Metrics (this machine only): ${metricsUrl}/metrics`);
       },

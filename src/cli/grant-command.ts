@@ -8,6 +8,7 @@ import { AppError, isAppError } from "../core/errors.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import {
+  auditedCommand,
   type CliCommand,
   commandConfig,
   describeAuthorizer,
@@ -55,29 +56,31 @@ export const grantCommand: CliCommand = {
     let authorizer: Authorizer | undefined;
     try {
       const config = commandConfig(deps);
-      authorizer = await openCommandAuthorizer(deps, config);
-      let snapToken: string;
-      try {
-        ({ snapToken } = await authorizer.writeData({ tuples }));
-      } catch (error) {
-        const where = describeAuthorizer(config);
-        if (isAppError(error, "NOT_FOUND")) {
-          throw new AppError(
-            "NOT_FOUND",
-            `${where} has no schema in force; run \`clearance schema push\` first`,
-            {
-              cause: error,
-            },
-          );
+      const snapToken = await auditedCommand(deps, config, "grant", "grant", async (audit) => {
+        audit.changes = texts.map((target) => ({ op: "grant", target }));
+        authorizer = await openCommandAuthorizer(deps, config);
+        try {
+          return (await authorizer.writeData({ tuples })).snapToken;
+        } catch (error) {
+          const where = describeAuthorizer(config);
+          if (isAppError(error, "NOT_FOUND")) {
+            throw new AppError(
+              "NOT_FOUND",
+              `${where} has no schema in force; run \`clearance schema push\` first`,
+              {
+                cause: error,
+              },
+            );
+          }
+          if (!isAppError(error, "DATA_INVALID")) throw error;
+          // The embedded authorizer names the relationship; Permify names only the reason.
+          const named = texts.some((text) => error.message.includes(text));
+          const which = named ? "" : texts.length === 1 ? `${texts[0]}: ` : `one of ${texts.join(", ")}: `;
+          throw new AppError("DATA_INVALID", `${which}${error.message}; nothing was written to ${where}`, {
+            cause: error,
+          });
         }
-        if (!isAppError(error, "DATA_INVALID")) throw error;
-        // The embedded authorizer names the relationship; Permify names only the reason.
-        const named = texts.some((text) => error.message.includes(text));
-        const which = named ? "" : texts.length === 1 ? `${texts[0]}: ` : `one of ${texts.join(", ")}: `;
-        throw new AppError("DATA_INVALID", `${which}${error.message}; nothing was written to ${where}`, {
-          cause: error,
-        });
-      }
+      });
       for (const text of texts) io.stdout(`granted ${text} (snap token ${snapToken})`);
       return EXIT_OK;
     } catch (error) {

@@ -17,11 +17,10 @@ import {
   ingestManifest,
   type SchemaChange,
 } from "../../ingest/ingest.ts";
-import { recordAudit } from "../app/audit-trail.ts";
-import { ownerWriteRecord } from "../app/owners.ts";
-import { openAuditLog, openRuntime, type Runtime } from "../composition.ts";
+import { openRuntime, type Runtime } from "../composition.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
 import {
+  auditedCommand,
   type CliCommand,
   type CliDeps,
   EXIT_FAILURE,
@@ -30,7 +29,6 @@ import {
   errorMessage,
   terminalPrompt,
 } from "./command.ts";
-import { operatorCaller } from "./owner-runtime.ts";
 
 const usage =
   "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] " +
@@ -77,35 +75,53 @@ export const ingestCommand: CliCommand = {
       const open =
         deps.openRuntime ??
         (() => openRuntime(loadConfig(deps.env ?? processEnvironment()), { readConsistency: "own-writes" }));
-      runtime = await open();
+      const opened = await open();
+      runtime = opened;
       const started = performance.now();
-      const report = await ingestManifest({
-        manifestPath: parsed.manifest,
-        authorizer: runtime.authorizer,
-        vectorStore: runtime.vectorStore,
-        embedder: runtime.embedder,
-        chunking: parsed.chunking,
-        onProgress: (document, position) => printProgress(document, position, started, parsed.dryRun, deps),
-        onPrune: (removal) =>
-          io.stdout(
-            `${parsed.dryRun ? "would prune" : "pruned"} ${removal.id} (${removal.chunks} chunks, ` +
-              `${removal.relationships.length} relationships)`,
-          ),
-        prune: parsed.prune,
-        dryRun: parsed.dryRun,
-        limits: runtime.config.ingest,
-        relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
-        allowOwnerChange: parsed.allowOwnerChange,
-        ...(parsed.writeSchema
-          ? {
-              schemaChange: {
-                allow: true,
-                confirm: (change) => confirmSchemaChange(change, parsed.yes, deps),
-              },
+      const report = await auditedCommand(deps, opened.config, "ingest", "ingest", async (audit) => {
+        const changes: { op: string; target: string }[] = [];
+        audit.changes = changes;
+        return ingestManifest({
+          manifestPath: parsed.manifest,
+          authorizer: opened.authorizer,
+          vectorStore: opened.vectorStore,
+          embedder: opened.embedder,
+          chunking: parsed.chunking,
+          onProgress: (document, position) => {
+            if (!parsed.dryRun && document.status !== "unchanged") {
+              changes.push({
+                op: document.status === "failed" ? "ingest-failed" : "ingest",
+                target: `document:${document.id}`,
+              });
             }
-          : {}),
+            printProgress(document, position, started, parsed.dryRun, deps);
+          },
+          onPrune: (removal) => {
+            if (!parsed.dryRun) changes.push({ op: "prune", target: `document:${removal.id}` });
+            io.stdout(
+              `${parsed.dryRun ? "would prune" : "pruned"} ${removal.id} (${removal.chunks} chunks, ` +
+                `${removal.relationships.length} relationships)`,
+            );
+          },
+          prune: parsed.prune,
+          dryRun: parsed.dryRun,
+          limits: opened.config.ingest,
+          relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
+          allowOwnerChange: parsed.allowOwnerChange,
+          ...(parsed.writeSchema
+            ? {
+                schemaChange: {
+                  allow: true,
+                  confirm: async (change) => {
+                    const confirmed = await confirmSchemaChange(change, parsed.yes, deps);
+                    if (confirmed && !parsed.dryRun) changes.push({ op: "schema.write", target: "schema" });
+                    return confirmed;
+                  },
+                },
+              }
+            : {}),
+        });
       });
-      if (!parsed.dryRun) await auditIngest(report, runtime, deps);
       io.stdout(`${parsed.dryRun ? "dry run, nothing written: " : ""}${formatSummary(report)}`);
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;
     } catch (error) {
@@ -117,36 +133,6 @@ export const ingestCommand: CliCommand = {
     }
   },
 };
-
-/** One audit record per document the run changed or pruned, under the operator (issue 14). */
-async function auditIngest(report: IngestReport, runtime: Runtime, deps: CliDeps): Promise<void> {
-  const changed = report.documents.filter((document) => document.status === "ingested");
-  if (changed.length === 0 && report.pruned.length === 0) return;
-  const auditLog = deps.openAuditLog ? await deps.openAuditLog() : await openAuditLog(runtime.config);
-  try {
-    const caller = operatorCaller("ingest");
-    for (const document of changed) {
-      await recordAudit(
-        auditLog,
-        ownerWriteRecord(caller, document.id, "ingest", {
-          ...(document.change ?? {}),
-          chunks: document.chunks,
-        }),
-      );
-    }
-    for (const removal of report.pruned) {
-      await recordAudit(
-        auditLog,
-        ownerWriteRecord(caller, removal.id, "prune", {
-          chunksRemoved: removal.chunks,
-          relationshipsRemoved: removal.relationships,
-        }),
-      );
-    }
-  } finally {
-    await auditLog.close();
-  }
-}
 
 /**
  * Prints the difference of permissions, then asks. `--yes` answers for a script; with no terminal and no

@@ -1,15 +1,15 @@
 /**
  * What the owners' commands (`delete`, `access`) run on, in one of two modes:
  *
- * - **direct** (the operator's): the configured stores, opened to read their own writes, and the audit log
- *   in the data directory. The use cases skip the `manage` check (`asOperator`) and record each write under
- *   `operator`, with the command as the surface.
+ * - **direct** (the operator's): the configured stores, opened to read their own writes, and the configured
+ *   audit trail. The use cases skip the `manage` check (`asOperator`) and each is one record under the
+ *   operator (CLEARANCE_OPERATOR, else the OS user), with `cli:<command>` as the surface.
  * - **client** (an owner's, `--server <url>`): the HTTP routes of a clearance server, with the owner's
  *   token from CLEARANCE_TOKEN or `--token-file` (never an argument, which other users of the host can
  *   read in the process list). The server decides what the owner may manage, and audits.
  */
 import { readFile } from "node:fs/promises";
-import type { Caller } from "../app/caller.ts";
+import { createAuditedRunner } from "../app/audit-trail.ts";
 import {
   type AccessChange,
   type AccessChangeReport,
@@ -19,9 +19,9 @@ import {
   documentAccess,
   type RemovalReport,
 } from "../app/owners.ts";
-import { openAuditLog, openRuntime, type Runtime } from "../composition.ts";
+import { openAuditTrail, openRuntime, operatorCaller, type Runtime } from "../composition.ts";
 import { AppError, ERROR_CODES, type ErrorCode } from "../core/errors.ts";
-import type { AuditLog } from "../ports/audit-log.ts";
+import type { AuditTrail } from "../ports/audit-log.ts";
 import { type CliDeps, commandConfig } from "./command.ts";
 
 export interface OwnerOperations {
@@ -51,9 +51,9 @@ export async function openOwnerOperations(
   const runtime: Runtime = deps.openRuntime
     ? await deps.openRuntime()
     : await openRuntime(commandConfig(deps), { readConsistency: "own-writes" });
-  let auditLog: AuditLog;
+  let auditLog: AuditTrail;
   try {
-    auditLog = deps.openAuditLog ? await deps.openAuditLog() : await openAuditLog(runtime.config);
+    auditLog = deps.openAuditTrail ? await deps.openAuditTrail() : await openAuditTrail(runtime.config);
   } catch (error) {
     await runtime.close().catch(() => undefined);
     throw error;
@@ -62,16 +62,34 @@ export async function openOwnerOperations(
     authorizer: runtime.authorizer,
     vectorStore: runtime.vectorStore,
     embedder: runtime.embedder,
-    auditLog,
     limits: runtime.config.ingest,
   };
-  const caller = operatorCaller(command);
+  const silent = { error() {}, warn() {}, info() {} };
+  const run = createAuditedRunner({
+    auditLog,
+    metrics: { observeRetrieval() {}, countUpstreamError() {} },
+    logger: silent,
+  });
+  // One caller, so one request id, per operation.
+  const caller = () => operatorCaller(runtime.config, command);
   return {
     mode: "direct",
-    deleteDocument: (id, { dryRun }) => deleteDocument(owners, caller, id, { asOperator: true, dryRun }),
-    documentAccess: (id) => documentAccess(owners, caller, id, { asOperator: true }),
-    changeAccess: (id, change, { dryRun }) =>
-      changeAccess(owners, caller, id, change, { asOperator: true, dryRun }),
+    deleteDocument: (id, { dryRun }) => {
+      const as = caller();
+      return run(as, "document.delete", (audit) =>
+        deleteDocument(owners, as, id, { asOperator: true, dryRun }, audit),
+      );
+    },
+    documentAccess: (id) => {
+      const as = caller();
+      return run(as, "document.access", () => documentAccess(owners, as, id, { asOperator: true }));
+    },
+    changeAccess: (id, change, { dryRun }) => {
+      const as = caller();
+      return run(as, "document.access.change", (audit) =>
+        changeAccess(owners, as, id, change, { asOperator: true, dryRun }, audit),
+      );
+    },
     async close() {
       await Promise.allSettled([auditLog.close(), runtime.close()]);
     },
@@ -141,14 +159,5 @@ async function openClient(deps: CliDeps, server: string, tokenFile?: string): Pr
         change,
       ),
     close: async () => undefined,
-  };
-}
-
-/** The operator, as the caller of a command's use case. */
-export function operatorCaller(command: string): Caller {
-  return {
-    principal: { userId: "operator", agentIds: [] },
-    requestId: `cli-${process.pid}-${Date.now().toString(36)}`,
-    surface: `clearance ${command}`,
   };
 }

@@ -8,6 +8,7 @@ import { exactTupleFilter } from "../core/authz-model.ts";
 import { formatTuple } from "../core/permify-notation.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
 import {
+  auditedCommand,
   type CliCommand,
   commandConfig,
   EXIT_FAILURE,
@@ -42,20 +43,27 @@ export const revokeCommand: CliCommand = {
     let authorizer: Authorizer | undefined;
     let revoked = 0;
     try {
-      authorizer = await openCommandAuthorizer(deps, commandConfig(deps));
-      for (const tuple of tuples) {
-        const text = formatTuple(tuple);
-        const filter = exactTupleFilter(tuple);
-        // Read first: a delete of nothing succeeds silently, and the operator should know.
-        const existing = await authorizer.readRelationships({ filter, pageSize: 1 });
-        if (existing.tuples.length === 0) {
-          io.stdout(`not granted: ${text} (nothing to revoke)`);
-          continue;
+      const config = commandConfig(deps);
+      await auditedCommand(deps, config, "revoke", "revoke", async (audit) => {
+        const changes: { op: string; target: string }[] = [];
+        audit.changes = changes;
+        const opened = await openCommandAuthorizer(deps, config);
+        authorizer = opened;
+        for (const tuple of tuples) {
+          const text = formatTuple(tuple);
+          const filter = exactTupleFilter(tuple);
+          // Read first: a delete of nothing succeeds silently, and the operator should know.
+          const existing = await opened.readRelationships({ filter, pageSize: 1 });
+          if (existing.tuples.length === 0) {
+            io.stdout(`not granted: ${text} (nothing to revoke)`);
+            continue;
+          }
+          const { snapToken } = await opened.deleteData({ tuples: filter });
+          revoked += 1;
+          changes.push({ op: "revoke", target: text });
+          io.stdout(`revoked ${text} (snap token ${snapToken})`);
         }
-        const { snapToken } = await authorizer.deleteData({ tuples: filter });
-        revoked += 1;
-        io.stdout(`revoked ${text} (snap token ${snapToken})`);
-      }
+      });
       return EXIT_OK;
     } catch (error) {
       const done = revoked > 0 ? ` (the ${revoked} revoked above stay revoked)` : "";

@@ -6,9 +6,10 @@
 import { parseArgs } from "node:util";
 import { loadDemoIdentity } from "../adapters/demo-identity/demo-identity.ts";
 import { loadConfig, processEnvironment } from "../config.ts";
+import { SCOPES } from "../core/scopes.ts";
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
 
-const usage = "token --sub <user> [--act <agent>]... [--ttl 15m]";
+const usage = "token --sub <user> [--act <agent>]... [--scope <scope>]... [--ttl 15m]";
 const ID = /^[A-Za-z0-9_\-@.:+]{1,128}$/;
 const TTL = /^(\d+)([smh])$/;
 const MAX_TTL_SECONDS = 24 * 60 * 60;
@@ -25,6 +26,9 @@ export const tokenCommand: CliCommand = {
       io.stdout("  --sub <user>    the user the token is for (the Permify subject user:<id>)");
       io.stdout("  --act <agent>   an agent acting for the user; repeat for a chain, current actor first");
       io.stdout("  --ttl <n>s|m|h  lifetime (default 15m, at most 24h)");
+      io.stdout(
+        "  --scope <s>     a scope the token carries (repeat; default: none, so AUTH_DEFAULT_SCOPES apply)",
+      );
       return EXIT_OK;
     }
     if ("problem" in parsed) {
@@ -54,6 +58,7 @@ export const tokenCommand: CliCommand = {
         agentIds: parsed.agents,
         audience: config.auth.audience,
         ttlSeconds: parsed.ttlSeconds,
+        ...(parsed.scopes.length === 0 ? {} : { scope: parsed.scopes.join(" ") }),
       });
       io.stdout(token);
       return EXIT_OK;
@@ -64,10 +69,13 @@ export const tokenCommand: CliCommand = {
   },
 };
 
-type TokenArgs = { sub: string; agents: string[]; ttlSeconds: number } | { problem: string } | { help: true };
+type TokenArgs =
+  | { sub: string; agents: string[]; ttlSeconds: number; scopes: string[] }
+  | { problem: string }
+  | { help: true };
 
 function parseTokenArgs(args: readonly string[]): TokenArgs {
-  let values: { sub?: string; act?: string[]; ttl?: string; help?: boolean };
+  let values: { sub?: string; act?: string[]; ttl?: string; scope?: string[]; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...args],
@@ -75,6 +83,7 @@ function parseTokenArgs(args: readonly string[]): TokenArgs {
         sub: { type: "string" },
         act: { type: "string", multiple: true },
         ttl: { type: "string" },
+        scope: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -93,5 +102,8 @@ function parseTokenArgs(args: readonly string[]): TokenArgs {
   if (!(ttlSeconds >= 1 && ttlSeconds <= MAX_TTL_SECONDS)) {
     return { problem: `--ttl must be like 30s, 15m or 2h, at most 24h; got "${values.ttl}"` };
   }
-  return { sub: values.sub, agents: values.act ?? [], ttlSeconds };
+  const unknown = (values.scope ?? []).filter((scope) => !(SCOPES as readonly string[]).includes(scope));
+  if (unknown.length > 0)
+    return { problem: `unknown scope ${unknown.join(", ")} (known: ${SCOPES.join(", ")})` };
+  return { sub: values.sub, agents: values.act ?? [], ttlSeconds, scopes: values.scope ?? [] };
 }

@@ -12,6 +12,10 @@ export const ERROR_CODES = [
   "UNPROCESSABLE",
   "UNAUTHENTICATED",
   "FORBIDDEN",
+  /** An agent in the token's delegation chain holds no live delegation (consent) from the user. */
+  "CONSENT_REQUIRED",
+  /** The token's scopes do not include the one the operation needs (RFC 6750 `insufficient_scope`). */
+  "INSUFFICIENT_SCOPE",
   "NOT_FOUND",
   "CONFLICT",
   /** A Permify schema that does not parse or compile, or that the embedded evaluator cannot run exactly. */
@@ -33,12 +37,19 @@ export type Upstream = "authorizer" | "vector-store" | "embedder" | "model" | "a
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly upstream?: Upstream;
+  /** For `INSUFFICIENT_SCOPE`: the scope the operation needs, which surfaces name to the caller. */
+  readonly scope?: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; upstream?: Upstream }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; upstream?: Upstream; scope?: string },
+  ) {
     super(message, options);
     this.name = "AppError";
     this.code = code;
     if (options?.upstream !== undefined) this.upstream = options.upstream;
+    if (options?.scope !== undefined) this.scope = options.scope;
   }
 }
 

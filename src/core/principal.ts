@@ -1,3 +1,4 @@
+import type { TokenDescriptor } from "../ports/audit-log.ts";
 import type { Subject } from "./authz-model.ts";
 
 /**
@@ -8,6 +9,17 @@ import type { Subject } from "./authz-model.ts";
 export interface Principal {
   readonly userId: string;
   readonly agentIds: readonly string[];
+  /**
+   * What the verified token said about itself (issuer, `jti`, client id), for the audit trail; never the
+   * token. Absent for the CLI's operator.
+   */
+  readonly credential?: TokenDescriptor;
+  /**
+   * What the token may do (its `scope` or `scp` claim, or the configured default for a token without
+   * one; see core/scopes.ts). The token verifier always sets it. Absent only for principals that no token
+   * named (the operator's CLI, tests of the retrieval engine), which scopes do not limit.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** The Permify subjects that must all be allowed, the user first. */

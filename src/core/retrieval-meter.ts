@@ -8,6 +8,7 @@ import type { VectorSearchRequest, VectorStore } from "../ports/vector-store.ts"
 import type { CheckRequest } from "./authz-model.ts";
 import type { ScoredChunk } from "./chunk.ts";
 import { AppError, isAppError, type Upstream } from "./errors.ts";
+import type { Precondition } from "./retrieval-types.ts";
 
 /** One timed call, for the cost model: `size` is what the call's cost grows with. */
 export interface Observation {
@@ -24,21 +25,30 @@ export class RetrievalMeter {
   authorizeMs = 0;
   searchMs = 0;
   readonly observations: Observation[] = [];
+  /** Settles once the precondition's checks were answered and accepted; absent until they are sent. */
+  private gate: Promise<void> | undefined;
 
   constructor(
     private readonly authorizer: Authorizer,
     private readonly vectorStore: VectorStore,
     /** The engine's clock (tests drive it to make costs deterministic). */
     private readonly now: () => number = () => performance.now(),
+    /** Checks that must pass before any authorizer answer is handed on (see `RetrievalRequest`). */
+    private readonly precondition?: Precondition,
   ) {}
 
   /** One page of a lookup: one authorizer call. Rounds are counted by the caller (pages run in sequence). */
   async lookupPage(request: LookupResourcesRequest): Promise<LookupPage> {
     const started = this.now();
     this.authzCalls++;
-    const page = await upstream("authorizer", "the authorizer could not list readable resources", () =>
+    // The precondition goes beside the first lookup, in the same round.
+    const gate = this.openGate();
+    const paging = upstream("authorizer", "the authorizer could not list readable resources", () =>
       this.authorizer.lookupResources(request),
     );
+    paging.catch(() => undefined);
+    await gate;
+    const page = await paging;
     const ms = this.now() - started;
     this.authorizeMs += ms;
     this.observations.push({ operation: "lookup", size: page.ids.length, ms });
@@ -51,18 +61,75 @@ export class RetrievalMeter {
     const started = this.now();
     this.authzCalls++;
     this.authzRounds++;
-    const outcomes = await upstream("authorizer", "the authorizer could not check the candidates", () =>
-      this.authorizer.checkMany(requests),
-    );
+    // The precondition's checks are appended to the first bulk check: one call, one round.
+    const batched = this.gate === undefined ? this.precondition : undefined;
+    let settle: ((outcomes: readonly CheckOutcome[] | Error) => void) | undefined;
+    if (batched !== undefined) {
+      this.gate = new Promise<void>((resolve, reject) => {
+        settle = (outcomes) => {
+          if (outcomes instanceof Error) return reject(outcomes);
+          try {
+            batched.settle(outcomes);
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        };
+      });
+      this.gate.catch(() => undefined);
+    }
+    const asked = batched === undefined ? requests : [...requests, ...batched.checks];
+    let outcomes: readonly CheckOutcome[];
+    try {
+      outcomes = await upstream("authorizer", "the authorizer could not check the candidates", () =>
+        this.authorizer.checkMany(asked),
+      );
+      if (outcomes.length !== asked.length) {
+        throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer answered a different number of checks", {
+          upstream: "authorizer",
+        });
+      }
+    } catch (error) {
+      settle?.(error as Error);
+      throw error;
+    }
+    settle?.(outcomes.slice(requests.length));
+    await this.gate;
     const ms = this.now() - started;
     this.authorizeMs += ms;
     this.observations.push({ operation: "check", size: requests.length, ms });
-    if (outcomes.length !== requests.length) {
-      throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer answered a different number of checks", {
-        upstream: "authorizer",
-      });
+    return outcomes.slice(0, requests.length);
+  }
+
+  /**
+   * Resolves once the precondition passed; throws its error otherwise. A retrieval that asked the
+   * authorizer nothing (an empty store) sends it now: nothing is returned before it passed.
+   */
+  async settled(): Promise<void> {
+    await this.openGate();
+  }
+
+  /** Sends the precondition's checks on their own, if no call carried them yet. */
+  private openGate(): Promise<void> {
+    if (this.gate !== undefined) return this.gate;
+    const precondition = this.precondition;
+    if (precondition === undefined || precondition.checks.length === 0) {
+      this.gate = Promise.resolve();
+      return this.gate;
     }
-    return outcomes;
+    this.authzCalls++;
+    this.gate = upstream("authorizer", "the authorizer could not check the delegations", () =>
+      this.authorizer.checkMany(precondition.checks),
+    ).then((outcomes) => {
+      if (outcomes.length !== precondition.checks.length) {
+        throw new AppError("UPSTREAM_UNAVAILABLE", "the authorizer answered a different number of checks", {
+          upstream: "authorizer",
+        });
+      }
+      precondition.settle(outcomes);
+    });
+    this.gate.catch(() => undefined);
+    return this.gate;
   }
 
   /** A search; `scopeSize` (chunks it ranks, NaN when unknown) feeds the cost model. */

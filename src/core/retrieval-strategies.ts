@@ -21,6 +21,7 @@ import type { CheckRequest, Subject } from "./authz-model.ts";
 import { containerKeys, type ScoredChunk } from "./chunk.ts";
 import type { ContainerLookup, ContainerModel } from "./container-model.ts";
 import { AppError } from "./errors.ts";
+import type { LexicalQuery } from "./lexical.ts";
 import { lookupAllResources } from "./lookup-all.ts";
 import { type Principal, principalSubjects } from "./principal.ts";
 import { type RetrievalMeter, upstream } from "./retrieval-meter.ts";
@@ -47,6 +48,8 @@ export interface ScanContext {
   readonly request: RetrievalRequest;
   readonly subjects: readonly Subject[];
   readonly vector: Promise<Float32Array>;
+  /** The lexical half of a hybrid search, sent with every search of the request; absent: dense only. */
+  readonly lexical?: LexicalQuery;
   /** Chunks in the store. */
   readonly total: number;
   readonly started: number;
@@ -73,7 +76,7 @@ export async function preFilter(scan: ScanContext, costs: CostModel): Promise<St
   const [found, storedChunks, readableChunkCount] = await Promise.all([
     readable.size === 0
       ? Promise.resolve([])
-      : meter.search({ vector, k: request.k, resources: readable }, counted),
+      : meter.search({ vector, k: request.k, resources: readable, ...lexicalOf(scan) }, counted),
     meter.count(),
     counted,
   ]);
@@ -267,7 +270,13 @@ export async function rankedScan(
   const vector = await scan.vector;
   for (let round = 1; ; round++) {
     const page = await meter.search(
-      { vector, k: window, offset, ...(options.scope === undefined ? {} : { containers: options.scope }) },
+      {
+        vector,
+        k: window,
+        offset,
+        ...(options.scope === undefined ? {} : { containers: options.scope }),
+        ...lexicalOf(scan),
+      },
       // A container scope's size is unknown (NaN): such searches do not teach the cost model.
       options.scope === undefined ? scan.total : Number.NaN,
     );
@@ -311,6 +320,11 @@ export async function rankedScan(
     }
     window = next;
   }
+}
+
+/** The request's lexical query, for a search request: every search of one retrieval ranks the same way. */
+function lexicalOf(scan: ScanContext): { lexical?: LexicalQuery } {
+  return scan.lexical === undefined ? {} : { lexical: scan.lexical };
 }
 
 /**

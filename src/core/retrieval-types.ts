@@ -3,6 +3,8 @@
  * request, a scan's budget and what a strategy produces. Kept apart so that strategies and planner depend
  * on it and not on each other.
  */
+import type { CheckOutcome } from "../ports/authorizer.ts";
+import type { CheckRequest } from "./authz-model.ts";
 import type { ScoredChunk } from "./chunk.ts";
 import type { Principal } from "./principal.ts";
 
@@ -17,6 +19,19 @@ export interface RetrievalRequest {
   readonly principal: Principal;
   readonly query: string;
   readonly k: number;
+  /**
+   * Checks that must allow the request before any authorizer answer reaches a strategy (the consent of
+   * every agent in the chain). They ride along the first authorization step: appended to the first bulk
+   * check, or sent beside the first lookup, so they add no round; no passage is returned unless `settle`
+   * accepted their outcomes.
+   */
+  readonly precondition?: Precondition;
+}
+
+export interface Precondition {
+  readonly checks: readonly CheckRequest[];
+  /** Throws (the request's error) unless the outcomes, in the order of `checks`, allow the request. */
+  settle(outcomes: readonly CheckOutcome[]): void;
 }
 
 /** When post-filter and container pre-filter stop paging and finish with pre-filter. */

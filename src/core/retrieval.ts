@@ -11,6 +11,7 @@ import type { VectorStore } from "../ports/vector-store.ts";
 import type { ScoredChunk } from "./chunk.ts";
 import type { ContainerModel } from "./container-model.ts";
 import { AppError } from "./errors.ts";
+import { lexicalQuery, type Ranking } from "./lexical.ts";
 import { type Principal, principalSubjects } from "./principal.ts";
 import { RetrievalMeter, upstream } from "./retrieval-meter.ts";
 import {
@@ -38,6 +39,7 @@ import {
 export { readableResources } from "./retrieval-strategies.ts";
 export {
   DEFAULT_SCAN_BUDGET,
+  type Precondition,
   RESOURCE_TYPES,
   type RetrievalRequest,
   type ScanBudget,
@@ -98,10 +100,17 @@ export interface RetrievalEngineOptions extends RetrievalPorts {
   readonly containerModel?: ContainerModel | null;
   readonly estimates?: { readonly maxEntries?: number; readonly ttlMs?: number };
   readonly now?: () => number;
+  /**
+   * How chunks are ranked (default: dense, the cosine alone). Hybrid blends the cosine with BM25 on fixed
+   * background statistics (core/lexical.ts): every strategy ranks by the fused score and stays exact,
+   * and nothing a principal may not read changes their scores.
+   */
+  readonly ranking?: Ranking;
 }
 
 export interface RetrievalEngine {
   readonly setting: StrategySetting;
+  readonly ranking: Ranking;
   readonly retrieve: Retrieve;
 }
 
@@ -121,6 +130,10 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
   if (setting === "container-pre-filter" && containerModel === null) {
     throw new AppError("BAD_REQUEST", "the container pre-filter needs a container model");
   }
+  const ranking: Ranking = options.ranking ?? { kind: "dense" };
+  if (ranking.kind === "hybrid" && !(ranking.denseWeight >= 0 && ranking.denseWeight <= 1)) {
+    throw new AppError("BAD_REQUEST", "the dense weight of a hybrid ranking must be from 0 to 1");
+  }
   const now = options.now ?? (() => performance.now());
   const costs = new CostModel();
   const estimates = createPrincipalEstimates({
@@ -138,7 +151,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
 
   async function retrieve(request: RetrievalRequest, attempt = 0): Promise<RetrievalResult> {
     const started = now();
-    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now);
+    const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now, request.precondition);
     let embedMs = 0;
     const embedding = upstream("embedder", "the embedder failed", () =>
       deps.embedder.embedQuery(request.query),
@@ -157,6 +170,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
       request,
       subjects: principalSubjects(request.principal),
       vector: embedding,
+      ...(ranking.kind === "hybrid" ? { lexical: lexicalQuery(request.query, ranking) } : {}),
       total,
       started,
       now,
@@ -167,26 +181,34 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
         : setting;
 
     let outcome: StrategyOutcome;
-    if (plan === "pre-filter") {
-      outcome = await preFilter(scan, costs);
-    } else {
-      const scope =
-        plan === "container-pre-filter" && containerModel !== null
-          ? await containerScope(scan, containerModel, costs)
-          : undefined;
-      const scanned = await rankedScan(scan, {
-        scope,
-        estimate,
-        expectedShare:
-          scope === undefined
-            ? (estimate?.rankingShare ?? estimate?.share)
-            : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
-        budget,
-        adaptive: setting === "adaptive",
-        costs,
-      });
-      outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+    try {
+      if (plan === "pre-filter") {
+        outcome = await preFilter(scan, costs);
+      } else {
+        const scope =
+          plan === "container-pre-filter" && containerModel !== null
+            ? await containerScope(scan, containerModel, costs)
+            : undefined;
+        const scanned = await rankedScan(scan, {
+          scope,
+          estimate,
+          expectedShare:
+            scope === undefined
+              ? (estimate?.rankingShare ?? estimate?.share)
+              : (estimate?.containerShare ?? CONTAINER_SHARE_GUESS),
+          budget,
+          adaptive: setting === "adaptive",
+          costs,
+        });
+        outcome = scanned.kind === "done" ? scanned : await preFilter(scan, costs);
+      }
+    } catch (error) {
+      // A refused precondition is the request's answer, whatever the strategy made of the refusal.
+      await meter.settled();
+      throw error;
     }
+    // Nothing leaves the engine before the precondition (consent) passed.
+    await meter.settled();
     costs.learn(meter.observations);
     const confirmed = await confirmPassages(scan, outcome.passages, deps.vectorStore);
     const elapsedMs = now() - started;
@@ -212,7 +234,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
     };
   }
 
-  return { setting, retrieve: (request) => retrieve(request) };
+  return { setting, ranking, retrieve: (request) => retrieve(request) };
 }
 
 function principalKey(principal: Principal): string {

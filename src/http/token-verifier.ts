@@ -14,6 +14,8 @@ import {
 import { z } from "zod";
 import { AppError } from "../core/errors.ts";
 import type { Principal } from "../core/principal.ts";
+import { DEFAULT_SCOPES, scopesFromClaims } from "../core/scopes.ts";
+import type { TokenDescriptor } from "../ports/audit-log.ts";
 
 export interface TokenVerifierOptions {
   readonly issuer: string;
@@ -29,6 +31,11 @@ export interface TokenVerifierOptions {
   readonly maxLifetimeSeconds?: number;
   /** The clock, injectable so that tests sign tokens at a fixed time. */
   readonly now?: () => Date;
+  /**
+   * What a token without a `scope` or `scp` claim may do (AUTH_DEFAULT_SCOPES; default: DEFAULT_SCOPES in
+   * core/scopes.ts). A token that carries a claim gets exactly its claim, never more.
+   */
+  readonly defaultScopes?: readonly string[];
 }
 
 export interface TokenVerifier {
@@ -84,7 +91,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         }
         agentIds.push(actor.sub);
       }
-      return { userId: claims.data.sub, agentIds };
+      const { scope, scp } = payload as { scope?: unknown; scp?: unknown };
+      const scopes = scopesFromClaims({ scope, scp });
+      if (scopes === "malformed") {
+        throw new AppError("UNAUTHENTICATED", "the token's scope claim is malformed");
+      }
+      return {
+        userId: claims.data.sub,
+        agentIds,
+        scopes: scopes ?? options.defaultScopes ?? DEFAULT_SCOPES,
+        credential: describeToken(payload),
+      };
     },
   };
 }
@@ -136,4 +153,18 @@ function verificationError(error: unknown): AppError {
               ? "no key of the issuer matches the token"
               : "the token is malformed or cannot be verified";
   return new AppError("UNAUTHENTICATED", reason, { cause: error });
+}
+
+/** The token's own identifiers for the audit trail: issuer, `jti`, and `client_id` (else `azp`). */
+function describeToken(payload: JWTPayload): TokenDescriptor {
+  const text = (value: unknown) =>
+    typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
+  const issuer = text(payload.iss);
+  const jti = text(payload.jti);
+  const clientId = text(payload.client_id) ?? text(payload.azp);
+  return {
+    ...(issuer === undefined ? {} : { issuer }),
+    ...(jti === undefined ? {} : { jti }),
+    ...(clientId === undefined ? {} : { clientId }),
+  };
 }

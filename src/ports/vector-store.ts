@@ -1,4 +1,5 @@
 import type { Chunk, ChunkMetadata, EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
+import type { LexicalQuery } from "../core/lexical.ts";
 
 export interface VectorSearchRequest {
   readonly vector: Float32Array;
@@ -26,6 +27,14 @@ export interface VectorSearchRequest {
    * every candidate with the authorizer.
    */
   readonly containers?: ReadonlySet<string>;
+  /**
+   * Hybrid search: when present, a chunk's score is not its cosine but the fused score `LexicalQuery`
+   * defines (`denseWeight × cosine` plus BM25 over the chunk's title and text with the query's fixed
+   * weights), and the ranking is that score, then chunk id, under the same paging guarantees. The score
+   * depends only on the query and the chunk itself, never on other chunks (see core/lexical.ts). A store
+   * that cannot compute it exactly must refuse the request (`BAD_REQUEST`), never fall back to cosine.
+   */
+  readonly lexical?: LexicalQuery;
 }
 
 /**

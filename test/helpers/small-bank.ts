@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { type Logger, pino } from "pino";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
@@ -13,6 +13,7 @@ import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedd
 import { createPrometheusMetrics } from "../../src/adapters/prometheus/prometheus-metrics.ts";
 import { type AppDeps, composeApp } from "../../src/composition.ts";
 import type { Chunk, ChunkMetadata } from "../../src/core/chunk.ts";
+import { delegationData } from "../../src/core/delegation.ts";
 import { parseTuple } from "../../src/core/permify-notation.ts";
 import type { App } from "../../src/http/app-env.ts";
 import { createMetricsApp } from "../../src/http/metrics-app.ts";
@@ -42,6 +43,9 @@ const RELATIONSHIPS = [
   "section:aml-legal-hold#audience@team:legal#member",
   "document:exec-memo#owner@user:victor",
 ];
+
+/** The users who delegated to `agent:support-assistant`. */
+export const DELEGATING_USERS = ["maria", "tom", "lena", "victor"];
 
 /**
  * Chunk metadata matching the relationships above, as ingest keeps it: each document's collection and
@@ -107,6 +111,8 @@ export interface SmallBank {
   readonly metricsApp: App;
   readonly authorizer: Authorizer;
   readonly vectorStore: VectorStore;
+  /** Agent memory's own store. */
+  readonly memoryStore: VectorStore;
   readonly auditLog: ReturnType<typeof createMemoryAuditLog>;
   /** How many times the chat model was asked. */
   readonly modelCalls: () => number;
@@ -130,12 +136,19 @@ export async function createSmallBank(
     logger?: Logger;
     /** The retrieval engine's options (default: adaptive). */
     retrieval?: AppDeps["retrieval"];
+    /** Browser clients: allowed origins and the web surface (default: none). */
+    corsAllowedOrigins?: AppDeps["corsAllowedOrigins"];
+    web?: AppDeps["web"];
+    /** Wall-clock milliseconds for delegation expiry (default `Date.now`). */
+    clock?: () => number;
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
   const authorizer = options.backing ?? (await createEmbeddedAuthorizer());
   await authorizer.writeSchema(SCHEMA);
   await authorizer.writeData({ tuples: RELATIONSHIPS.map(parseTuple) });
+  // Each user consented to the support assistant acting for them (issue 16).
+  for (const user of DELEGATING_USERS) await authorizer.writeData(delegationData(user, "support-assistant"));
   const vectorStore =
     options.vectorBacking ?? (await createEmbeddedVectorStore({ dimensions: embedder.dimensions }));
   const vectors = await embedder.embedDocuments(CHUNKS.map((c) => c.text));
@@ -160,11 +173,22 @@ export async function createSmallBank(
       calls += 1;
       return answerer.answer(request);
     },
+    ...(answerer.streamAnswer === undefined
+      ? {}
+      : {
+          streamAnswer: (request) => {
+            calls += 1;
+            return (answerer.streamAnswer as NonNullable<ChatModel["streamAnswer"]>)(request);
+          },
+        }),
     probe: () => answerer.probe(),
   };
   const auditLog = createMemoryAuditLog();
   const metrics = createPrometheusMetrics();
+  const memoryStore = await createEmbeddedVectorStore({ dimensions: embedder.dimensions });
   const { app } = composeApp({
+    memoryStore,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     metrics,
     authorizer: options.authorizer ?? authorizer,
     vectorStore: options.vectorStore ?? vectorStore,
@@ -175,12 +199,15 @@ export async function createSmallBank(
     logger: options.logger ?? pino({ level: "silent" }),
     retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
+    ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
+    ...(options.web ? { web: options.web } : {}),
   });
   return {
     app,
     metricsApp: createMetricsApp(metrics),
     authorizer,
     vectorStore,
+    memoryStore,
     auditLog,
     modelCalls: () => calls,
   };

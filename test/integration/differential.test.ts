@@ -38,6 +38,7 @@ import { parseAttribute, parseEntity, parseSubject, parseTuple } from "../../src
 import {
   type Authorizer,
   type CheckOutcome,
+  isCheckFailure,
   type LookupPage,
   outcomeName,
 } from "../../src/ports/authorizer.ts";
@@ -314,6 +315,25 @@ async function askCheck(authorizer: Authorizer, request: CheckRequest): Promise<
 }
 
 /**
+ * A bulk check, asked again (up to RETRIES) while some item failed: an item's check that fails inside
+ * Permify is answered DENIED in bulk, so a failed item is a batch that failed on the way (its deadline ran
+ * out on a loaded machine), which says nothing about the evaluators. A failure that persists is compared.
+ */
+async function checkManyRetried(
+  authorizer: Authorizer,
+  requests: readonly CheckRequest[],
+): Promise<Awaited<ReturnType<Authorizer["checkMany"]>> | { error: string }> {
+  let answer: Awaited<ReturnType<Authorizer["checkMany"]>> | { error: string } = { error: "not asked" };
+  for (let attempt = 0; attempt < RETRIES; attempt++) {
+    answer = await authorizer
+      .checkMany(requests)
+      .catch((error: unknown) => ({ error: describeError(error) }));
+    if (Array.isArray(answer) && !answer.some((outcome) => isCheckFailure(outcome))) return answer;
+  }
+  return answer;
+}
+
+/**
  * Pages to the end by hand (rather than with lookupAll, which throws on a malformed list) so that a list
  * out of order, a page over its size or a cursor loop is reported as such. A loop (a continuation token
  * returned twice) ends the listing with the ids seen so far, each once, and `loop` set.
@@ -405,7 +425,7 @@ async function ask(authorizer: Authorizer, c: DiffCase, whole: boolean): Promise
   const [single, bulk, entityLookups, subjectLookups, entityLookupsWhole, subjectLookupsWhole] =
     await Promise.all([
       Promise.all(requests.map((request) => askCheck(authorizer, request))),
-      authorizer.checkMany(requests).catch((error: unknown) => ({ error: describeError(error) })),
+      checkManyRetried(authorizer, requests),
       Promise.all(c.entityLookups.map((q) => entityLookup(authorizer, q))),
       Promise.all(c.subjectLookups.map((q) => subjectLookup(authorizer, q))),
       Promise.all(

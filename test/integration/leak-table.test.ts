@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ingestManifest } from "../../ingest/ingest.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { composeApp } from "../../src/composition.ts";
+import { queryDigest, verifyTrail } from "../../src/core/audit-chain.ts";
 import { createRetrievalEngine, readableResources, STRATEGIES } from "../../src/core/retrieval.ts";
 import type { App } from "../../src/http/app-env.ts";
 import type { Authorizer } from "../../src/ports/authorizer.ts";
@@ -70,6 +71,9 @@ interface Passage {
 
 type VisibilityPrincipal = z.infer<typeof visibilitySchema>["principals"][number];
 
+/** The key of the trail's query digests, as the examiner holds it. */
+const AUDIT_QUERY_KEY = Buffer.from("leak-table-audit-query-key-of-32-characters");
+
 const visibility = await loadYaml("expected-visibility.yaml", visibilitySchema);
 const { questions } = await loadYaml("questions.yaml", questionsSchema);
 
@@ -91,6 +95,8 @@ interface Bank {
   readonly legalMembers: ReadonlySet<string>;
   /** What `/v1/search` answered, per principal and question (`answerKey`). */
   readonly answers: ReadonlyMap<string, { readonly status: number; readonly passages?: readonly Passage[] }>;
+  /** The audit trail of every question asked, hash-chained. */
+  readonly auditLog: ReturnType<typeof createMemoryAuditLog>;
   close(): Promise<void>;
 }
 
@@ -110,12 +116,14 @@ async function openBank(backend: AuthorizerBackend, stores: VectorStoreBackend):
       embedder,
     });
     expect(report.failed).toBe(0);
+    const auditLog = createMemoryAuditLog();
     const { app } = composeApp({
       authorizer,
       vectorStore,
       embedder,
       chatModel: createExtractiveAnswerer(),
-      auditLog: createMemoryAuditLog(),
+      auditLog,
+      auditQueryKey: AUDIT_QUERY_KEY,
       tokenVerifier: testTokenVerifier(),
       logger: pino({ level: "silent" }),
       limits: { defaultK: K, maxK: 50, queryMaxChars: 2000 },
@@ -150,6 +158,7 @@ async function openBank(backend: AuthorizerBackend, stores: VectorStoreBackend):
       legalOnlySections,
       legalMembers: new Set(legal.tuples.map((tuple) => tuple.subject.id)),
       answers,
+      auditLog,
       close: async () => {
         await Promise.all([authorizer.close(), store.dispose()]);
       },
@@ -285,6 +294,35 @@ describeEachVectorStore("leak table over the fixture bank", (stores) => {
         expect(documents.map((d) => d.id).sort()).toEqual([...principal.documents].sort());
       });
     }
+
+    it("the audit trail alone reconstructs which resources each principal received for each question", async () => {
+      // An examiner with the query key recognises the questions by their digests; the text is not stored.
+      const byDigest = new Map(questions.map((query) => [queryDigest(AUDIT_QUERY_KEY, query), query]));
+      const received = new Map<string, string[]>();
+      for (const principal of visibility.principals) {
+        for (const query of questions) {
+          const passages = bank.answers.get(answerKey(principal, query))?.passages ?? [];
+          received.set(
+            `${principal.user}/${principal.agents.join(">")}/${query}`,
+            passages.map((p) => (p.sectionId ? `section:${p.sectionId}` : `document:${p.documentId}`)),
+          );
+        }
+      }
+      const reconstructed = new Map<string, string[]>();
+      for (const record of bank.auditLog.records) {
+        if (record.action !== "search") continue;
+        const query = byDigest.get(record.queryDigest ?? "");
+        expect(query, `record ${record.seq} has a digest of no known question`).toBeDefined();
+        expect(record.outcome).toEqual({ status: "allowed" });
+        reconstructed.set(
+          `${record.userId}/${record.agentIds.join(">")}/${query}`,
+          (record.returned ?? []).map((passage) => passage.resource),
+        );
+      }
+      expect(received.size).toBe(visibility.principals.length * questions.length);
+      expect(reconstructed).toEqual(received);
+      expect((await verifyTrail(bank.auditLog)).ok).toBe(true);
+    });
 
     it("every strategy forced by configuration gives the adaptive passages", async () => {
       // Every question on the embedded evaluator and store. Elsewhere a sample: enough to run Permify's

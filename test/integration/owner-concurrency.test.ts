@@ -18,7 +18,6 @@ import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { ingestManifest } from "../../ingest/ingest.ts";
 import { removeDocument } from "../../ingest/remove.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
 import { changeAccess } from "../../src/app/owners.ts";
@@ -237,7 +236,6 @@ describeEachAuthorizer("owners change a document while readers ask", (backend: A
           authorizer,
           vectorStore: slowWrites(vectorStore),
           embedder,
-          auditLog: createMemoryAuditLog(),
         };
         const operator = { principal: { userId: "operator", agentIds: [] }, requestId: "t", surface: "test" };
         await changeAccess(owners, operator, "memo", { addViewers: ["user:victor"] }, { asOperator: true });

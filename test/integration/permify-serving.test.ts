@@ -3,12 +3,14 @@
  * Permify stops or hangs in the middle of a run, and that a revocation made through `clearance revoke` is
  * in force for the very next query.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ingestManifest } from "../../ingest/ingest.ts";
-import { createMemoryAuditLog } from "../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedVectorStore } from "../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../src/adapters/offline/hashing-embedder.ts";
@@ -65,8 +67,11 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
   let makeApp: (authorizer: PermifyAuthorizer) => App;
   let modelCalls = 0;
   let victor: string;
+  /** The CLI's data directory: its audit trail (relationships go to Permify). */
+  let cliDataDir: string;
 
   beforeAll(async () => {
+    cliDataDir = await mkdtemp(path.join(tmpdir(), "clearance-permify-serving-"));
     servers = await startPermifyOnPostgres();
     authorizer = createPermifyAuthorizer({
       endpoint: servers.permify.endpoint,
@@ -112,6 +117,7 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
     await authorizer?.close();
     await vectorStore?.close();
     await servers?.stop();
+    if (cliDataDir) await rm(cliDataDir, { recursive: true, force: true });
   });
 
   const ask = async (route: "/v1/search" | "/v1/answer", token: string, query: string, via = app) => {
@@ -159,7 +165,12 @@ describeWithPermify("serving the fixture bank from Permify on PostgreSQL", () =>
       const out: string[] = [];
       const code = await command.run(args, {
         io: { stdout: (line) => out.push(line), stderr: (line) => out.push(line) },
-        env: { AUTHZ: "permify", PERMIFY_ENDPOINT: servers.permify.endpoint, PERMIFY_TENANT: TENANT },
+        env: {
+          AUTHZ: "permify",
+          PERMIFY_ENDPOINT: servers.permify.endpoint,
+          PERMIFY_TENANT: TENANT,
+          CLEARANCE_DATA_DIR: cliDataDir,
+        },
       });
       if (code !== 0 && attempt < 5 && out.join("\n").includes("Permify failed")) {
         writesRetried += 1;

@@ -58,7 +58,11 @@ describe("loadConfig", () => {
   });
 
   it("token lifetime: a maximum by default, configurable, 0 for none (issue 13, finding 6)", () => {
-    const base = { AUTH_ISSUER: "https://id.example", AUTH_JWKS_URL: "https://id.example/jwks" };
+    const base = {
+      AUTH_ISSUER: "https://id.example",
+      AUTH_JWKS_URL: "https://id.example/jwks",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
+    };
     expect(loadConfig(base).auth).toMatchObject({ maxTokenLifetimeSeconds: 86_400 });
     expect(loadConfig({ ...base, AUTH_MAX_TOKEN_LIFETIME_SECONDS: "900" }).auth).toMatchObject({
       maxTokenLifetimeSeconds: 900,
@@ -76,6 +80,7 @@ describe("loadConfig", () => {
       AUTH_ISSUER: "https://id.example",
       AUTH_JWKS_URL: "https://id.example/.well-known/jwks.json",
       AUTH_ALGORITHMS: "RS256, ES256",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
       OPENAI_API_KEY: "sk-test",
       OPENAI_BASE_URL: "http://127.0.0.1:11434/v1",
       CHAT_MODEL: "llama3",
@@ -90,6 +95,7 @@ describe("loadConfig", () => {
     const pem = loadConfig({
       AUTH_ISSUER: "https://id.example",
       AUTH_PUBLIC_KEY_PEM: "-----BEGIN\\nabc\\n-----END",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
     });
     expect(pem.auth.mode === "issuer" && "publicKeyPem" in pem.auth.keys && pem.auth.keys.publicKeyPem).toBe(
       "-----BEGIN\nabc\n-----END",
@@ -105,6 +111,30 @@ describe("loadConfig", () => {
     });
     for (const key of ["PORT", "LOG_LEVEL", "AUTH_ALGORITHMS", "RETRIEVAL_MAX_K"])
       expect(message).toContain(key);
+  });
+
+  it("keeps the audit trail in the data directory by default, in PostgreSQL with a URL, and needs a query key with an issuer", () => {
+    const embedded = loadConfig({});
+    expect(embedded.audit).toMatchObject({ store: { kind: "file" }, resource: { type: "bank", id: "main" } });
+    expect(embedded.audit.queryKey).toBeUndefined();
+    expect(embedded.audit.retentionMs).toBeUndefined();
+    const postgres = loadConfig({
+      AUDIT: "postgres",
+      AUDIT_DATABASE_URL: "postgres://clearance@db:5432/audit",
+      AUDIT_RETENTION_DAYS: "3650",
+      AUDIT_RESOURCE: "bank:harbor",
+    });
+    expect(postgres.audit).toMatchObject({
+      store: { kind: "postgres", url: "postgres://clearance@db:5432/audit" },
+      retentionMs: 3650 * 86_400_000,
+      resource: { type: "bank", id: "harbor" },
+    });
+    expect(problemsOf({ AUDIT: "postgres" })).toContain("AUDIT_DATABASE_URL");
+    expect(problemsOf({ AUDIT_DATABASE_URL: "postgres://db/audit" })).toContain("AUDIT:");
+    expect(problemsOf({ AUDIT_QUERY_KEY: "short" })).toContain("AUDIT_QUERY_KEY");
+    expect(
+      problemsOf({ AUTH_ISSUER: "https://id.example", AUTH_JWKS_URL: "https://id.example/jwks" }),
+    ).toContain("AUDIT_QUERY_KEY: required when AUTH_ISSUER is set");
   });
 
   it("refuses keys without an issuer, an issuer without exactly one key source, and none as an algorithm", () => {
@@ -232,6 +262,7 @@ describe("loadConfig", () => {
       url: "http://qdrant:6333",
       collection: "clearance",
       timeoutMs: 5_000,
+      cluster: { shards: 1, replicationFactor: 1, writeConsistencyFactor: 1, readConsistency: 1 },
     });
     expect(
       loadConfig({
@@ -240,6 +271,10 @@ describe("loadConfig", () => {
         QDRANT_API_KEY: "qdrant-secret",
         QDRANT_COLLECTION: "bank-chunks",
         QDRANT_TIMEOUT_MS: "1500",
+        QDRANT_SHARDS: "6",
+        QDRANT_REPLICATION_FACTOR: "2",
+        QDRANT_WRITE_CONSISTENCY_FACTOR: "2",
+        QDRANT_READ_CONSISTENCY: "majority",
       }).vectors,
     ).toEqual({
       kind: "qdrant",
@@ -247,7 +282,28 @@ describe("loadConfig", () => {
       apiKey: "qdrant-secret",
       collection: "bank-chunks",
       timeoutMs: 1_500,
+      cluster: { shards: 6, replicationFactor: 2, writeConsistencyFactor: 2, readConsistency: "majority" },
     });
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333", QDRANT_REPLICATION_FACTOR: "3" };
+    expect(loadConfig({ ...qdrant, QDRANT_READ_CONSISTENCY: "2" }).vectors).toMatchObject({
+      cluster: { replicationFactor: 3, readConsistency: 2 },
+    });
+  });
+
+  it("refuses cluster settings Qdrant would quietly weaken or cannot read", () => {
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333" };
+    // Qdrant caps both at the replicas a shard has: the durability asked for would not be given.
+    expect(problemsOf({ ...qdrant, QDRANT_WRITE_CONSISTENCY_FACTOR: "2" })).toContain(
+      "QDRANT_WRITE_CONSISTENCY_FACTOR",
+    );
+    expect(problemsOf({ ...qdrant, QDRANT_READ_CONSISTENCY: "2" })).toContain("QDRANT_READ_CONSISTENCY");
+    for (const bad of ["0", "one", "-1", "1.5", "any"]) {
+      expect(problemsOf({ ...qdrant, QDRANT_READ_CONSISTENCY: bad }), bad).toContain(
+        "QDRANT_READ_CONSISTENCY",
+      );
+    }
+    expect(problemsOf({ ...qdrant, QDRANT_SHARDS: "0" })).toContain("QDRANT_SHARDS");
+    expect(problemsOf({ ...qdrant, QDRANT_REPLICATION_FACTOR: "0" })).toContain("QDRANT_REPLICATION_FACTOR");
   });
 
   it("refuses Qdrant settings that would not do what was meant, never echoing the API key", () => {
@@ -290,5 +346,20 @@ describe("loadConfig", () => {
     for (const key of ["RETRIEVAL_STRATEGY", "RETRIEVAL_SCAN_MAX_ROUNDS", "RETRIEVAL_SCAN_MAX_MS"]) {
       expect(bad).toContain(key);
     }
+  });
+
+  it("ranks hybrid on the embedded store and dense on Qdrant by default, and refuses hybrid on Qdrant", () => {
+    expect(loadConfig({}).retrieval.ranking).toEqual({ kind: "hybrid", denseWeight: 0.3 });
+    expect(loadConfig({ RETRIEVAL_DENSE_WEIGHT: "0.5" }).retrieval.ranking).toEqual({
+      kind: "hybrid",
+      denseWeight: 0.5,
+    });
+    expect(loadConfig({ RETRIEVAL_RANKING: "dense" }).retrieval.ranking).toEqual({ kind: "dense" });
+    const qdrant = { VECTORS: "qdrant", QDRANT_URL: "http://qdrant:6333" };
+    expect(loadConfig(qdrant).retrieval.ranking).toEqual({ kind: "dense" });
+    expect(problemsOf({ ...qdrant, RETRIEVAL_RANKING: "hybrid" })).toContain("RETRIEVAL_RANKING");
+    expect(problemsOf({ RETRIEVAL_RANKING: "semantic", RETRIEVAL_DENSE_WEIGHT: "2" })).toEqual(
+      expect.stringContaining("RETRIEVAL_DENSE_WEIGHT"),
+    );
   });
 });

@@ -28,6 +28,8 @@ export interface DemoTokenClaims {
   readonly audience: string;
   readonly ttlSeconds: number;
   readonly now?: Date;
+  /** The `scope` claim (space-separated); absent: none, so the server's default scopes apply. */
+  readonly scope?: string;
 }
 
 /** Loads the demo key from `<dataDir>/demo-identity/key.json`, creating it (mode 0600) on first use. */
@@ -62,7 +64,10 @@ export async function loadDemoIdentity(dataDir: string): Promise<DemoIdentity> {
           (inner, sub) => (inner ? { sub, act: inner } : { sub }),
           undefined,
         );
-      return new SignJWT(act ? { act } : {})
+      return new SignJWT({
+        ...(act ? { act } : {}),
+        ...(claims.scope === undefined ? {} : { scope: claims.scope }),
+      })
         .setProtectedHeader({ alg: DEMO_ALGORITHM, kid: keyId, typ: "JWT" })
         .setIssuer(DEMO_ISSUER)
         .setAudience(claims.audience)

@@ -1,5 +1,6 @@
 import type { Chunk, ChunkMetadata, EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
+import { checkLexicalQuery } from "../../core/lexical.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
 import { prepareDocument, prepareQuery } from "./document-content.ts";
 import { compareIds } from "./top-k.ts";
@@ -23,7 +24,9 @@ export interface EmbeddedVectorStoreOptions {
 
 /**
  * The VectorStore port in process: exact cosine search over every stored chunk (no approximation, so the
- * authorized top-k equals the oracle), restricted to a set of resources and containers before scoring.
+ * authorized top-k equals the oracle), restricted to a set of resources and containers before scoring;
+ * with a lexical query, exact hybrid search (the cosine blended with BM25 over in-memory term postings,
+ * built on the first hybrid search and scored only for the query's terms).
  *
  * Vectors are scaled to unit length on the way in (and queries too), so scores are cosines even when an
  * embedder's output is slightly off; a zero vector is accepted and scores 0 against everything.
@@ -118,11 +121,12 @@ class EmbeddedVectorStore implements VectorStore {
       throw new AppError("BAD_REQUEST", "offset must be a non-negative integer");
     checkSet(resources, "resources");
     checkSet(containers, "containers");
+    checkLexicalQuery(request.lexical);
     const query = prepareQuery(request.vector, this.index.dimensions);
     this.refresh();
     if (k === 0) return [];
     // The exact ranking is deterministic, so a page is the top k+offset cut at offset.
-    const ranked = this.index.search(query, k + offset, resources, containers);
+    const ranked = this.index.search(query, k + offset, resources, containers, request.lexical);
     return offset === 0 ? ranked : ranked.slice(offset);
   }
 

@@ -19,6 +19,13 @@
  * and its chunks are then checked one by one, so the filter stays exact whatever was stored.
  */
 import { type Chunk, type ChunkMetadata, containerKeys, type ScoredChunk } from "../../core/chunk.ts";
+import {
+  type LexicalQuery,
+  lexicalText,
+  saturation,
+  type TermCounts,
+  termCounts,
+} from "../../core/lexical.ts";
 import { dot, TopK } from "./top-k.ts";
 
 /** A stored chunk: an immutable copy of the caller's chunk, without its vector. */
@@ -66,6 +73,19 @@ export class VectorIndex {
   private mask = new Uint8Array(0);
   /** Container key -> resource index -> how many of that resource's chunks carry the key. */
   private readonly containerResources = new Map<string, Map<number, number>>();
+
+  /**
+   * Lexical postings, built on the first hybrid search (a dense-only store never pays for them) and kept
+   * up to date slot by slot from then on: term -> slot -> frequency, and each slot's term counts.
+   */
+  private lexicalReady = false;
+  private termPostings = new Map<string, TermPosting>();
+  private slotTerms: (TermCounts | undefined)[] = [];
+  /**
+   * Scratch of each slot's lexical score during a hybrid search; all zero between searches, so a dense
+   * search adds exactly 0 to every cosine.
+   */
+  private boost = new Float64Array(0);
 
   /** Slots of each document in ordinal order. */
   private readonly documents = new Map<string, number[]>();
@@ -225,17 +245,98 @@ export class VectorIndex {
     k: number,
     resources?: ReadonlySet<string>,
     containers?: ReadonlySet<string>,
+    lexical?: LexicalQuery,
   ): ScoredChunk[] {
     const limit = Math.min(k, this.live);
     if (limit <= 0) return [];
     // Padded to the stride with zeros; float64 spares a conversion per element in the inner loop.
     const query = new Float64Array(this.stride);
     query.set(unitQuery);
+    if (lexical === undefined) return this.searchScored(query, 1, limit, resources, containers);
+    const touched = this.accumulateLexical(lexical);
+    try {
+      return this.searchScored(query, lexical.denseWeight, limit, resources, containers);
+    } finally {
+      // The scratch must be clean for the next search, whatever happened: a stale score would leak into it.
+      const boost = this.boost;
+      for (const slot of touched) boost[slot] = 0;
+    }
+  }
+
+  /**
+   * Adds every slot's lexical score (the sum over query terms, in their order, of weight × saturated
+   * frequency) into `boost`, and returns the slots it touched. Only postings of the query's terms are read.
+   */
+  private accumulateLexical(lexical: LexicalQuery): number[] {
+    this.ensureLexical();
+    const boost = this.boost;
+    const touched: number[] = [];
+    for (const { term, weight } of lexical.terms) {
+      const posting = this.termPostings.get(term);
+      if (posting === undefined) continue;
+      const { slots, tfs, lengths } = packed(posting, this.slotTerms);
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] as number;
+        if (boost[slot] === 0) touched.push(slot);
+        boost[slot] =
+          (boost[slot] as number) + weight * saturation(lexical, tfs[i] as number, lengths[i] as number);
+      }
+    }
+    return touched;
+  }
+
+  private ensureLexical(): void {
+    if (this.lexicalReady) return;
+    this.lexicalReady = true;
+    this.termPostings = new Map();
+    this.slotTerms = [];
+    for (let slot = 0; slot < this.highWater; slot++) {
+      const chunk = this.slotChunk[slot];
+      if (chunk !== undefined) this.indexTerms(slot, chunk);
+    }
+  }
+
+  private indexTerms(slot: number, chunk: StoredChunk): void {
+    const counts = termCounts(lexicalText(chunk));
+    this.slotTerms[slot] = counts;
+    counts.terms.forEach((term, i) => {
+      let posting = this.termPostings.get(term);
+      if (posting === undefined) {
+        posting = { bySlot: new Map(), packed: undefined };
+        this.termPostings.set(term, posting);
+      }
+      posting.bySlot.set(slot, counts.frequencies[i] as number);
+      posting.packed = undefined;
+    });
+  }
+
+  private unindexTerms(slot: number): void {
+    const counts = this.slotTerms[slot];
+    if (counts === undefined) return;
+    for (const term of counts.terms) {
+      const posting = this.termPostings.get(term);
+      if (posting?.bySlot.delete(slot)) {
+        posting.packed = undefined;
+        if (posting.bySlot.size === 0) this.termPostings.delete(term);
+      }
+    }
+    this.slotTerms[slot] = undefined;
+  }
+
+  /** The search proper: every in-scope slot scores `alpha × cosine + boost[slot]`. */
+  private searchScored(
+    query: Float64Array,
+    alpha: number,
+    limit: number,
+    resources: ReadonlySet<string> | undefined,
+    containers: ReadonlySet<string> | undefined,
+  ): ScoredChunk[] {
     const top = new TopK(limit, (slot) => (this.slotChunk[slot] as StoredChunk).id);
+    const scoring: Scoring = { query, alpha, boost: this.boost };
     if (containers !== undefined) {
-      this.scanScope(query, top, resources, containers);
+      this.scanScope(scoring, top, resources, containers);
     } else if (resources === undefined) {
-      this.scanAll(query, top);
+      this.scanAll(scoring, top);
     } else {
       const allowed: number[] = [];
       let covered = 0;
@@ -246,8 +347,8 @@ export class VectorIndex {
         covered += (this.postings[index] as number[]).length;
       }
       if (covered === 0) return [];
-      if (covered < this.live * POSTINGS_SHARE) this.scanPostings(query, top, allowed);
-      else this.scanMasked(query, top, allowed);
+      if (covered < this.live * POSTINGS_SHARE) this.scanPostings(scoring, top, allowed);
+      else this.scanMasked(scoring, top, allowed);
     }
     return top.drain().map(({ slot, score }) => ({ ...(this.slotChunk[slot] as StoredChunk), score }));
   }
@@ -264,23 +365,24 @@ export class VectorIndex {
     return this.vectors.subarray(offset, offset + this.dimensions);
   }
 
-  private scanAll(query: Float64Array, top: TopK): void {
+  private scanAll(scoring: Scoring, top: TopK): void {
+    const { query, alpha, boost } = scoring;
     const stride = this.stride;
     const vectors = this.vectors;
     const slotResource = this.slotResource;
     const end = this.highWater;
     for (let slot = 0, offset = 0; slot < end; slot++, offset += stride) {
       if (slotResource[slot] === FREE) continue;
-      const score = dot(vectors, offset, query, stride);
+      const score = alpha * dot(vectors, offset, query, stride) + (boost[slot] as number);
       if (score >= top.threshold) top.offer(slot, score);
     }
   }
 
-  private scanMasked(query: Float64Array, top: TopK, allowed: readonly number[]): void {
+  private scanMasked(scoring: Scoring, top: TopK, allowed: readonly number[]): void {
     const mask = this.mask;
     for (const index of allowed) mask[index] = 1;
     try {
-      scanWithMask(this.vectors, this.stride, this.slotResource, this.highWater, mask, query, top);
+      scanWithMask(this.vectors, this.stride, this.slotResource, this.highWater, mask, scoring, top);
     } finally {
       // The mask must be clean for the next search, whatever happened: a stale 1 would let it through.
       for (const index of allowed) mask[index] = 0;
@@ -294,7 +396,7 @@ export class VectorIndex {
    * and scanned chunk by chunk against `containers`.
    */
   private scanScope(
-    query: Float64Array,
+    scoring: Scoring,
     top: TopK,
     resources: ReadonlySet<string> | undefined,
     containers: ReadonlySet<string>,
@@ -334,13 +436,13 @@ export class VectorIndex {
       if (covered < this.live * POSTINGS_SHARE) {
         for (const index of touched) {
           if (mask[index] === WHOLE)
-            scanSlots(this.vectors, this.stride, postings[index] as number[], query, top);
+            scanSlots(this.vectors, this.stride, postings[index] as number[], scoring, top);
         }
       } else {
         for (const index of partial) mask[index] = 0;
-        scanWithMask(this.vectors, this.stride, this.slotResource, this.highWater, mask, query, top);
+        scanWithMask(this.vectors, this.stride, this.slotResource, this.highWater, mask, scoring, top);
       }
-      for (const index of partial) this.scanPartial(query, top, index, containers);
+      for (const index of partial) this.scanPartial(scoring, top, index, containers);
     } finally {
       // The mask must be clean for the next search, whatever happened: a stale 1 would let it through.
       for (const index of touched) mask[index] = 0;
@@ -348,19 +450,20 @@ export class VectorIndex {
   }
 
   /** The chunks of one resource that carry a key in `containers`. */
-  private scanPartial(query: Float64Array, top: TopK, index: number, containers: ReadonlySet<string>): void {
+  private scanPartial(scoring: Scoring, top: TopK, index: number, containers: ReadonlySet<string>): void {
+    const { query, alpha, boost } = scoring;
     const stride = this.stride;
     for (const slot of this.postings[index] as number[]) {
       const chunk = this.slotChunk[slot] as StoredChunk;
       if (!aclContainers(chunk).some((key) => containers.has(key))) continue;
-      const score = dot(this.vectors, slot * stride, query, stride);
+      const score = alpha * dot(this.vectors, slot * stride, query, stride) + (boost[slot] as number);
       if (score >= top.threshold) top.offer(slot, score);
     }
   }
 
-  private scanPostings(query: Float64Array, top: TopK, allowed: readonly number[]): void {
+  private scanPostings(scoring: Scoring, top: TopK, allowed: readonly number[]): void {
     for (const index of allowed)
-      scanSlots(this.vectors, this.stride, this.postings[index] as number[], query, top);
+      scanSlots(this.vectors, this.stride, this.postings[index] as number[], scoring, top);
   }
 
   private place(slot: number, chunk: StoredChunk, keys: readonly string[]): void {
@@ -371,6 +474,7 @@ export class VectorIndex {
     posting.push(slot);
     this.slotChunk[slot] = chunk;
     this.chunkSlot.set(chunk.id, slot);
+    if (this.lexicalReady) this.indexTerms(slot, chunk);
     for (const key of keys) {
       let members = this.containerResources.get(key);
       if (members === undefined) {
@@ -405,6 +509,7 @@ export class VectorIndex {
       this.slotPosting[last] = position;
     }
     if (posting.length === 0) this.releaseResource(resource);
+    if (this.lexicalReady) this.unindexTerms(slot);
     this.chunkSlot.delete(chunk.id);
     this.slotChunk[slot] = undefined;
     this.slotResource[slot] = FREE;
@@ -446,6 +551,7 @@ export class VectorIndex {
     this.vectors = vectors;
     this.slotResource = slotResource;
     this.slotPosting = slotPosting;
+    this.boost = new Float64Array(capacity);
     this.capacity = capacity;
   }
 
@@ -479,22 +585,64 @@ export class VectorIndex {
     this.slotResource = slotResource;
     this.slotPosting = slotPosting;
     this.slotChunk = slotChunk;
+    this.boost = new Float64Array(capacity);
     this.capacity = capacity;
     this.highWater = next;
     this.freeSlots = [];
+    // Slots moved: the lexical postings are rebuilt on the next hybrid search.
+    this.lexicalReady = false;
+    this.termPostings = new Map();
+    this.slotTerms = [];
   }
+}
+
+/**
+ * A term's postings: slot -> frequency for writes, and a packed copy (typed arrays, with each slot's length)
+ * for searches, rebuilt on the first search after a change: iterating a Map costs several times more.
+ */
+interface TermPosting {
+  readonly bySlot: Map<number, number>;
+  packed: { slots: Int32Array; tfs: Float64Array; lengths: Float64Array } | undefined;
+}
+
+function packed(
+  posting: TermPosting,
+  slotTerms: readonly (TermCounts | undefined)[],
+): { slots: Int32Array; tfs: Float64Array; lengths: Float64Array } {
+  if (posting.packed !== undefined) return posting.packed;
+  const n = posting.bySlot.size;
+  const slots = new Int32Array(n);
+  const tfs = new Float64Array(n);
+  const lengths = new Float64Array(n);
+  let i = 0;
+  for (const [slot, tf] of posting.bySlot) {
+    slots[i] = slot;
+    tfs[i] = tf;
+    lengths[i] = (slotTerms[slot] as TermCounts).length;
+    i++;
+  }
+  posting.packed = { slots, tfs, lengths };
+  return posting.packed;
+}
+
+/** What a scan scores: `alpha × (stored vector · query) + boost[slot]`. */
+interface Scoring {
+  readonly query: Float64Array;
+  readonly alpha: number;
+  readonly boost: Float64Array;
 }
 
 function scanSlots(
   vectors: Float32Array,
   stride: number,
   slots: readonly number[],
-  query: Float64Array,
+  scoring: Scoring,
   top: TopK,
 ): void {
+  const { query, alpha, boost } = scoring;
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i] as number;
-    const score = dot(vectors, slot * stride, query, stride);
+    const score = alpha * dot(vectors, slot * stride, query, stride) + (boost[slot] as number);
     if (score >= top.threshold) top.offer(slot, score);
   }
 }
@@ -506,13 +654,14 @@ function scanWithMask(
   slotResource: Int32Array,
   end: number,
   mask: Uint8Array,
-  query: Float64Array,
+  scoring: Scoring,
   top: TopK,
 ): void {
+  const { query, alpha, boost } = scoring;
   for (let slot = 0, offset = 0; slot < end; slot++, offset += stride) {
     const resource = slotResource[slot] as number;
     if (resource === FREE || mask[resource] === 0) continue;
-    const score = dot(vectors, offset, query, stride);
+    const score = alpha * dot(vectors, offset, query, stride) + (boost[slot] as number);
     if (score >= top.threshold) top.offer(slot, score);
   }
 }

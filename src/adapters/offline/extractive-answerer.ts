@@ -27,7 +27,14 @@ export function createExtractiveAnswerer(options: ExtractiveAnswererOptions = {}
   return {
     model: "extractive-v1",
     async answer(request) {
-      return extractAnswer(request, maxSentences);
+      const { pieces, citations } = extractAnswer(request, maxSentences);
+      return { text: pieces.join(""), citations };
+    },
+    /** Streams the answer a sentence at a time (each piece is a sentence, or a citation marker). */
+    async *streamAnswer(request) {
+      const { pieces, citations } = extractAnswer(request, maxSentences);
+      for (const text of pieces) yield { kind: "text", text };
+      yield { kind: "answer", answer: { text: pieces.join(""), citations } };
     },
     /** In process, with no model and no state: always ready. */
     async probe() {},
@@ -45,7 +52,11 @@ interface Candidate {
 
 const MARKDOWN_HEADING = /^#{1,6}\s/;
 
-function extractAnswer(request: AnswerRequest, maxSentences: number): Answer {
+/** The answer as the pieces it is written in (sentences, separators, citation markers) and its citations. */
+function extractAnswer(
+  request: AnswerRequest,
+  maxSentences: number,
+): { readonly pieces: readonly string[]; readonly citations: Answer["citations"] } {
   const question = contentWords(request.question);
   const questionWords = new Set(question);
   const questionBigrams = new Set(bigrams(question));
@@ -93,20 +104,23 @@ function extractAnswer(request: AnswerRequest, maxSentences: number): Answer {
     seen.add(candidate.text);
     chosen.push(candidate);
   }
-  if (chosen.length === 0) return { text: NO_ANSWER_TEXT, citations: [] };
+  if (chosen.length === 0) return { pieces: [NO_ANSWER_TEXT], citations: [] };
   chosen.sort((a, b) => a.passage - b.passage || a.position - b.position);
-  const lines: string[] = [];
+  // One line per passage: its sentences, then its id as `[id]`; lines joined by a line break.
+  const pieces: string[] = [];
   const citations: string[] = [];
   for (let i = 0; i < chosen.length; ) {
     const passage = (chosen[i] as Candidate).passage;
-    const quoted: string[] = [];
-    for (; i < chosen.length && (chosen[i] as Candidate).passage === passage; i++)
-      quoted.push((chosen[i] as Candidate).text);
+    for (let first = true; i < chosen.length && (chosen[i] as Candidate).passage === passage; i++) {
+      const separator = first ? (pieces.length > 0 ? "\n" : "") : " ";
+      pieces.push(`${separator}${(chosen[i] as Candidate).text}`);
+      first = false;
+    }
     const id = request.passages[passage]?.id as string;
-    lines.push(`${quoted.join(" ")} [${id}]`);
+    pieces.push(` [${id}]`);
     if (!citations.includes(id)) citations.push(id);
   }
-  return { text: lines.join("\n"), citations };
+  return { pieces, citations };
 }
 
 function bigrams(words: readonly string[]): string[] {

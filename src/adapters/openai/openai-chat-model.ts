@@ -3,7 +3,7 @@ import { ChatOpenAICompletions } from "@langchain/openai";
 import { AppError } from "../../core/errors.ts";
 import type { ChatModel } from "../../ports/chat-model.ts";
 import { buildAnswerPrompt, NO_ANSWER_TEXT, parseCitations } from "./answer-prompt.ts";
-import { badResponse, callUpstream, checkTimeout } from "./upstream-call.ts";
+import { badResponse, callUpstream, checkTimeout, upstreamError } from "./upstream-call.ts";
 
 export interface OpenAiChatModelOptions {
   readonly apiKey: string;
@@ -60,6 +60,45 @@ export function createOpenAiChatModel(options: OpenAiChatModelOptions): ChatMode
           request.passages.map((passage) => passage.id),
         ),
       };
+    },
+    /**
+     * Streams the completion (`stream: true`) through LangChain's `stream`, under the same deadline for
+     * the whole answer; the citations are parsed from the full text at the end, as `answer` does.
+     */
+    async *streamAnswer(request) {
+      if (request.passages.length === 0) {
+        yield { kind: "text", text: NO_ANSWER_TEXT };
+        yield { kind: "answer", answer: { text: NO_ANSWER_TEXT, citations: [] } };
+        return;
+      }
+      const prompt = buildAnswerPrompt(request);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+      let text = "";
+      try {
+        const stream = await client.stream(
+          [new SystemMessage(prompt.system), new HumanMessage(prompt.user)],
+          {
+            signal: controller.signal,
+          },
+        );
+        for await (const chunk of stream) {
+          const piece = chunk.text;
+          if (piece === "") continue;
+          // Leading white space is dropped, as `answer` trims it.
+          const shown = text === "" ? piece.trimStart() : piece;
+          text += shown;
+          if (shown !== "") yield { kind: "text", text: shown };
+        }
+      } catch (error) {
+        throw upstreamError(service, options.timeoutMs, error, controller.signal.aborted);
+      } finally {
+        clearTimeout(timer);
+        controller.abort();
+      }
+      if (text.trim() === "") throw badResponse(service, "no text");
+      const ids = request.passages.map((passage) => passage.id);
+      yield { kind: "answer", answer: { text, citations: parseCitations(text, ids) } };
     },
     /**
      * `GET /models` on the same endpoint with the same key: it proves the endpoint is reachable and the key

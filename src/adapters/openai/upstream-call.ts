@@ -22,18 +22,31 @@ export async function callUpstream<T>(
   try {
     return await Promise.race([run(controller.signal), deadline]);
   } catch (error) {
-    if (error instanceof AppError) throw error;
-    if (controller.signal.aborted || isTimeout(error))
-      throw new AppError("UPSTREAM_UNAVAILABLE", `${service} did not answer within ${timeoutMs} ms`, {
-        cause: error,
-      });
-    const status = statusOf(error);
-    throw new AppError("UPSTREAM_UNAVAILABLE", `${service} failed${status ? ` (HTTP ${status})` : ""}`, {
-      cause: error,
-    });
+    throw upstreamError(service, timeoutMs, error, controller.signal.aborted);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `error` from a call to `service` as the `AppError` to throw: itself when it is one, a timeout when the
+ * deadline aborted the call, else a failure naming the HTTP status only.
+ */
+export function upstreamError(
+  service: string,
+  timeoutMs: number,
+  error: unknown,
+  aborted: boolean,
+): AppError {
+  if (error instanceof AppError) return error;
+  if (aborted || isTimeout(error))
+    return new AppError("UPSTREAM_UNAVAILABLE", `${service} did not answer within ${timeoutMs} ms`, {
+      cause: error,
+    });
+  const status = statusOf(error);
+  return new AppError("UPSTREAM_UNAVAILABLE", `${service} failed${status ? ` (HTTP ${status})` : ""}`, {
+    cause: error,
+  });
 }
 
 /** An error for a response that arrived but cannot be used; the message never quotes the response. */

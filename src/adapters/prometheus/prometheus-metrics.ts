@@ -54,7 +54,7 @@ export function createPrometheusMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
   const candidates = new Histogram({
-    name: "clearance_retrieval_candidates_scanned",
+    name: "clearance_retrieval_candidates",
     help: "Chunks read from the vector store for one retrieval",
     buckets: [0, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000],
     registers,

@@ -44,6 +44,20 @@ export interface QdrantVectorStoreOptions {
   readonly tenantId?: string;
   /** Points per upsert call (default 256). */
   readonly batchSize?: number;
+  /**
+   * A collection this creates: its shards (default 1), replicas per shard (default 1) and the replicas
+   * that must apply a write before Qdrant acknowledges it (default 1). An existing collection must have
+   * this replication factor and write consistency factor, or it is refused.
+   */
+  readonly shards?: number;
+  readonly replicationFactor?: number;
+  readonly writeConsistencyFactor?: number;
+  /**
+   * How many replicas of each shard answer every read (default 1). Above 1 Qdrant keeps only the points
+   * every asked replica returned, which can cut a search short while a write is under way: a search
+   * window that comes back short is then checked against a count, and a shortened one fails.
+   */
+  readonly readConsistency?: number | "majority" | "quorum" | "all";
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -104,6 +118,13 @@ class QdrantVectorStore implements VectorStore {
   private closed = false;
   private readonly tenantId: string;
   private readonly batchSize: number;
+  private readonly cluster: {
+    readonly replicationFactor: number;
+    readonly writeConsistencyFactor: number;
+    readonly readConsistency: number | "majority" | "quorum" | "all";
+  };
+  /** Whether Qdrant answers a read from several replicas of a shard, keeping what they all returned. */
+  private readonly intersects: boolean;
 
   constructor(
     private readonly client: QdrantClient,
@@ -112,6 +133,12 @@ class QdrantVectorStore implements VectorStore {
   ) {
     this.tenantId = options.tenantId ?? "default";
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.cluster = {
+      replicationFactor: options.replicationFactor ?? 1,
+      writeConsistencyFactor: options.writeConsistencyFactor ?? 1,
+      readConsistency: options.readConsistency ?? 1,
+    };
+    this.intersects = this.cluster.readConsistency !== 1;
   }
 
   /**
@@ -121,12 +148,18 @@ class QdrantVectorStore implements VectorStore {
    */
   async ensureCollection(): Promise<void> {
     const { collection, dimensions } = this.options;
+    const { replicationFactor, writeConsistencyFactor } = this.cluster;
     const exists = await this.call("checking the collection", () => this.client.collectionExists(collection));
     let indexed = new Set<string>();
     if (!exists.exists) {
       try {
         await this.call("creating the collection", () =>
-          this.client.createCollection(collection, { vectors: { size: dimensions, distance: "Cosine" } }),
+          this.client.createCollection(collection, {
+            vectors: { size: dimensions, distance: "Cosine" },
+            shard_number: this.options.shards ?? 1,
+            replication_factor: replicationFactor,
+            write_consistency_factor: writeConsistencyFactor,
+          }),
         );
       } catch (error) {
         const now = await this.call("checking the collection", () =>
@@ -161,6 +194,24 @@ class QdrantVectorStore implements VectorStore {
         `Qdrant collection ${collection} holds ${vectors?.distance ?? "unknown"} vectors of size ` +
           `${vectors?.size ?? "unknown"}, but the embedder makes cosine vectors of size ${dimensions}: ` +
           "set QDRANT_COLLECTION to another collection, or use the embedder it was made with",
+      );
+    }
+    const params = info.config?.params as
+      | { replication_factor?: number | null; write_consistency_factor?: number | null }
+      | undefined;
+    // Qdrant's defaults when a collection does not say.
+    const replication = params?.replication_factor ?? 1;
+    const writeConsistency = params?.write_consistency_factor ?? 1;
+    const wanted = this.cluster;
+    if (replication !== wanted.replicationFactor || writeConsistency !== wanted.writeConsistencyFactor) {
+      // Serving with fewer copies, or acknowledging writes on fewer replicas, than configured would break
+      // the durability the configuration promises; more would make writes fail where they should not.
+      throw new AppError(
+        "BAD_REQUEST",
+        `Qdrant collection ${collection} has replication factor ${replication} and write consistency ` +
+          `factor ${writeConsistency}, but QDRANT_REPLICATION_FACTOR is ${wanted.replicationFactor} and ` +
+          `QDRANT_WRITE_CONSISTENCY_FACTOR is ${wanted.writeConsistencyFactor}: change the settings, or ` +
+          "the collection (PATCH /collections/<name> with params, and replicate its shards)",
       );
     }
     const schema = (info.payload_schema ?? {}) as Record<string, { data_type?: string } | undefined>;
@@ -277,9 +328,7 @@ class QdrantVectorStore implements VectorStore {
 
   async deleteDocument(documentId: string): Promise<number> {
     const filter = { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] };
-    const counted = await this.call("counting a document's chunks", () =>
-      this.client.count(this.options.collection, { filter, exact: true }),
-    );
+    const counted = await this.countPoints("counting a document's chunks", filter);
     if (counted.count === 0) return 0;
     await this.call("deleting a document", () =>
       this.client.delete(this.options.collection, { wait: true, filter }),
@@ -302,6 +351,12 @@ class QdrantVectorStore implements VectorStore {
     const { resources, containers } = request;
     checkSet(resources, "resources");
     checkSet(containers, "containers");
+    if (request.lexical !== undefined) {
+      // Not built yet: Qdrant's own IDF modifier counts every point of the collection, the leak that
+      // core/lexical.ts is designed against; an exact fused ranking needs the adapter to score the lexical
+      // half itself. Refusing keeps the port's promise (never a silent fallback to cosine).
+      throw new AppError("BAD_REQUEST", "hybrid search is not available on the Qdrant store");
+    }
     // As the port says (and Qdrant refuses a limit of 0): k = 0 asks for nothing.
     if (request.k === 0) return [];
     const must: object[] = [this.tenantCondition()];
@@ -356,6 +411,7 @@ class QdrantVectorStore implements VectorStore {
         const limit = offset + k + margin - from;
         const response = await this.call("searching", () =>
           this.client.query(this.options.collection, {
+            consistency: this.cluster.readConsistency,
             query,
             limit,
             offset: from,
@@ -381,6 +437,8 @@ class QdrantVectorStore implements VectorStore {
         const endClosed =
           points.length < limit || (points.at(-1) as RankedPoint).score < (points[last] as RankedPoint).score;
         if (!startClosed || !endClosed) continue;
+        if (points.length < limit && this.intersects)
+          await this.assertRankingEnds(filter, from + points.length);
         const page = points
           .sort((a, b) => b.score - a.score || compareIds(a.payload.chunk_id, b.payload.chunk_id))
           .slice(first, first + k);
@@ -403,6 +461,7 @@ class QdrantVectorStore implements VectorStore {
     if (page.length === 0) return [];
     const response = await this.call("reading a page of chunks", () =>
       this.client.retrieve(this.options.collection, {
+        consistency: this.cluster.readConsistency,
         ids: page.map((point) => point.id),
         with_payload: true,
         with_vector: false,
@@ -440,9 +499,7 @@ class QdrantVectorStore implements VectorStore {
     if (resources !== undefined && resources.size === 0) return 0;
     const must: object[] = [this.tenantCondition()];
     if (resources !== undefined) must.push({ key: "resource", match: { any: [...resources] } });
-    const counted = await this.call("counting chunks", () =>
-      this.client.count(this.options.collection, { filter: { must }, exact: true }),
-    );
+    const counted = await this.countPoints("counting chunks", { must });
     return counted.count;
   }
 
@@ -465,6 +522,7 @@ class QdrantVectorStore implements VectorStore {
     do {
       const page = await this.call("reading chunks", () =>
         this.client.scroll(this.options.collection, {
+          consistency: this.cluster.readConsistency,
           filter,
           limit: SCROLL_PAGE,
           with_payload: true,
@@ -488,6 +546,40 @@ class QdrantVectorStore implements VectorStore {
         seen.add(offset);
       }
     } while (offset !== undefined);
+  }
+
+  /** An exact count at the store's read consistency (the client's own `count` cannot pass one). */
+  private async countPoints(what: string, filter: { must: object[] }): Promise<{ count: number }> {
+    const response = await this.call(what, () =>
+      this.client.api().countPoints({
+        collection_name: this.options.collection,
+        consistency: this.cluster.readConsistency,
+        filter,
+        exact: true,
+      }),
+    );
+    return this.parse(
+      z.object({ result: z.object({ count: z.number().int().nonnegative() }) }),
+      response.data,
+      "a count",
+    ).result;
+  }
+
+  /**
+   * A search read from several replicas keeps only the points all of them returned (Qdrant's resolution
+   * for any read consistency above 1), so a window shorter than its limit may be short because replicas
+   * disagreed (a write under way, or one that failed half-applied), not because the ranking ended there.
+   * An exact count at the same consistency (per shard the smallest replica's) tells them apart: the
+   * ranking must hold no more points than the window reached; if it does, fail rather than cut the page.
+   */
+  private async assertRankingEnds(filter: { must: object[] }, reached: number): Promise<void> {
+    const { count } = await this.countPoints("counting a search's scope", filter);
+    if (count > reached) {
+      throw new AppError(
+        "UPSTREAM_UNAVAILABLE",
+        "Qdrant's replicas disagree: a search came back shorter than the points it matches",
+      );
+    }
   }
 
   private payloadOf(chunk: EmbeddedChunk): Record<string, unknown> {

@@ -28,7 +28,9 @@ export function registerDocumentsRoute(app: App, application: Application): void
       },
     }),
     async (c) => {
-      const { documents, logFields } = await application.listReadableDocuments(callerOf(c, "/v1/documents"));
+      const { documents, logFields } = await application.listReadableDocuments(
+        callerOf(c, "GET /v1/documents"),
+      );
       c.set("logFields", logFields);
       return c.json({ documents: [...documents] }, 200);
     },

@@ -1,10 +1,15 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { AnswerEvent } from "../../app/answer.ts";
 import type { Application } from "../../app/application.ts";
+import { publicMessage } from "../../app/failures.ts";
 import type { ScoredChunk } from "../../core/chunk.ts";
-import type { App } from "../app-env.ts";
+import type { App, AppEnv } from "../app-env.ts";
 import { callerOf } from "../caller.ts";
 import {
   answerResponseSchema,
+  type citationSchema,
   errorResponseSchema,
   type passageSchema,
   type RequestLimits,
@@ -47,7 +52,7 @@ export function registerRetrievalRoutes(app: App, application: Application, limi
     }),
     async (c) => {
       const { passages, logFields } = await application.search(
-        callerOf(c, "/v1/search"),
+        callerOf(c, "POST /v1/search"),
         c.req.valid("json"),
       );
       c.set("logFields", logFields);
@@ -64,30 +69,91 @@ export function registerRetrievalRoutes(app: App, application: Application, limi
       request: { body },
       responses: {
         200: {
-          description: "The answer, its citations and the passages it was written from",
-          content: { "application/json": { schema: answerResponseSchema } },
+          description:
+            "The answer, its citations and the passages it was written from. With `Accept: text/event-stream`, " +
+            "Server-Sent Events instead: `passages` (the passages the model is given), `text` (the answer as it " +
+            "is written, `{text}`), then one of `done` (`{answer, citations}`), `withheld` (access to a cited " +
+            "passage changed while the answer was written: discard the text and ask again) or `error` (a " +
+            "failure after streaming began: the answer is incomplete). Failures before the first event are " +
+            "ordinary error responses.",
+          content: {
+            "application/json": { schema: answerResponseSchema },
+            "text/event-stream": { schema: z.string() },
+          },
+        },
+        409: {
+          description: "Access to a cited passage changed while the answer was written; ask again",
+          content: { "application/json": { schema: errorResponseSchema } },
         },
         ...errorResponses,
       },
     }),
     async (c) => {
-      const answer = await application.answer(callerOf(c, "/v1/answer"), c.req.valid("json"));
+      if (wantsEventStream(c.req.header("accept"))) {
+        const answer = await application.streamAnswer(callerOf(c, "POST /v1/answer"), c.req.valid("json"));
+        c.set("logFields", answer.logFields);
+        // biome-ignore lint/suspicious/noExplicitAny: an event stream is outside the route's typed JSON responses
+        return streamAnswerEvents(c, answer.events) as any;
+      }
+      const answer = await application.answer(callerOf(c, "POST /v1/answer"), c.req.valid("json"));
       c.set("logFields", answer.logFields);
       return c.json(
         {
           answer: answer.text,
-          citations: answer.cited.map((passage) => ({
-            chunkId: passage.id,
-            documentId: passage.documentId,
-            sectionId: passage.sectionId ?? null,
-            title: passage.title,
-          })),
+          citations: answer.cited.map(toCitation),
           passages: answer.passages.map(toPassage),
         },
         200,
       );
     },
   );
+}
+
+/** Whether the client asked for Server-Sent Events (`Accept: text/event-stream`, not a wildcard). */
+function wantsEventStream(accept: string | undefined): boolean {
+  return accept !== undefined && /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept);
+}
+
+/** Formats the application's answer events as SSE; a client that goes away stops the answer. */
+function streamAnswerEvents(c: Context<AppEnv>, events: AsyncIterable<AnswerEvent>): Response {
+  c.header("X-Accel-Buffering", "no");
+  const requestId = c.get("requestId");
+  return streamSSE(c, async (stream) => {
+    for await (const event of events) {
+      if (stream.aborted || stream.closed) break;
+      await stream.writeSSE({ event: event.type, data: JSON.stringify(sseData(event, requestId)) });
+      // Let the socket flush the passages before the model starts: an in-process model's work is
+      // synchronous and would otherwise hold the first event back until it finishes.
+      if (event.type === "passages") await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  });
+}
+
+function sseData(event: AnswerEvent, requestId: string): unknown {
+  switch (event.type) {
+    case "passages":
+      return { passages: event.passages.map(toPassage) };
+    case "text":
+      return { text: event.text };
+    case "done":
+      return { answer: event.text, citations: event.cited.map(toCitation) };
+    case "withheld":
+      return { error: { code: event.error.code, message: publicMessage(event.error), requestId } };
+    case "error":
+      return {
+        error: { code: event.error.code, message: publicMessage(event.error), requestId },
+        incomplete: true,
+      };
+  }
+}
+
+function toCitation(passage: ScoredChunk): typeof citationSchema._output {
+  return {
+    chunkId: passage.id,
+    documentId: passage.documentId,
+    sectionId: passage.sectionId ?? null,
+    title: passage.title,
+  };
 }
 
 function toPassage(chunk: ScoredChunk): typeof passageSchema._output {

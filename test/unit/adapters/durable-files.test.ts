@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createJsonlAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
+import { createFileAuditTrail } from "../../../src/adapters/audit/file-audit-trail.ts";
 import { loadDemoIdentity } from "../../../src/adapters/demo-identity/demo-identity.ts";
 import { createExclusively, exposedDataPaths, writeAtomically } from "../../../src/adapters/durable-files.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
@@ -74,11 +74,13 @@ describe("data files are private to the service's user", () => {
     ]);
     await store.close();
 
-    const audit = await createJsonlAuditLog({ path: join(dataDir, "audit", "audit.jsonl") });
+    const audit = await createFileAuditTrail({ dir: join(dataDir, "audit", "trail") });
     await audit.record({
       time: new Date(0).toISOString(),
       requestId: "r1",
-      route: "/v1/search",
+      surface: "POST /v1/search",
+      action: "search",
+      outcome: { status: "allowed" },
       userId: "ann",
       agentIds: [],
       queryDigest: "0".repeat(64),
@@ -103,7 +105,8 @@ describe("data files are private to the service's user", () => {
         "./vectors/snapshot.bin 600",
         "./vectors/meta.json 600",
         "./audit 700",
-        "./audit/audit.jsonl 600",
+        "./audit/trail 700",
+        "./audit/trail/segment-000000000001.jsonl 600",
         "./demo-identity 700",
         "./demo-identity/key.json 600",
       ]),

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
@@ -35,7 +35,7 @@ beforeEach(async () => {
   manifest = path.join(dir, "corpus", "manifest.yaml");
   const embedder = createHashingEmbedder({ dimensions: 64 });
   runtime = {
-    config: loadConfig({ CLEARANCE_DATA_DIR: dir }),
+    config: loadConfig({ CLEARANCE_DATA_DIR: dir, CLEARANCE_OPERATOR: "operator" }),
     authorizer: await createEmbeddedAuthorizer(),
     vectorStore: await createEmbeddedVectorStore({ dimensions: embedder.dimensions }),
     embedder,
@@ -45,11 +45,18 @@ beforeEach(async () => {
   auditLog = createMemoryAuditLog();
   const code = await run(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS]);
   expect(code.code).toBe(0);
-  // Ingest's writes are audited too: one record per document it changed.
-  expect(auditLog.records.map((r) => [r.userId, r.route, r.write?.action, r.write?.document])).toEqual([
-    ["operator", "clearance ingest", "ingest", "ops-handbook"],
-    ["operator", "clearance ingest", "ingest", "branch-notes"],
-    ["operator", "clearance ingest", "ingest", "credit-report"],
+  // Ingest's writes are audited too: one record naming each document it changed and the schema it wrote.
+  expect(auditLog.records.map((r) => [r.userId, r.surface, r.action, r.changes])).toEqual([
+    [
+      "operator",
+      "cli:ingest",
+      "ingest",
+      expect.arrayContaining([
+        { op: "ingest", target: "document:ops-handbook" },
+        { op: "ingest", target: "document:branch-notes" },
+        { op: "ingest", target: "document:credit-report" },
+      ]),
+    ],
   ]);
   auditLog = createMemoryAuditLog();
 });
@@ -63,7 +70,8 @@ async function run(argv: string[]) {
   const code = await main(argv, {
     io,
     openRuntime: async () => runtime,
-    openAuditLog: async () => auditLog,
+    // Each command closes the trail it opened; this one outlives them, so that the test can read it.
+    openAuditTrail: async () => Object.assign(Object.create(auditLog), { close: async () => {} }),
   });
   return { code, out: io.out, err: io.err };
 }
@@ -82,7 +90,8 @@ describe("clearance delete", () => {
     );
     expect(result.out).toContain("  - section:ops-legal-hold#audience@team:legal#member");
     expect(await runtime.vectorStore.listDocuments()).toContain("ops-handbook");
-    expect(auditLog.records).toHaveLength(0);
+    // The dry run is recorded (the operator read both stores), with no change.
+    expect(auditLog.records.map((r) => [r.action, r.changes])).toEqual([["document.delete", undefined]]);
   });
 
   it("removes chunks and relationships of the document and its sections; unknown ids exit 1", async () => {
@@ -96,9 +105,11 @@ describe("clearance delete", () => {
     expect(auditLog.records).toEqual([
       expect.objectContaining({
         userId: "operator",
-        route: "clearance delete",
-        write: expect.objectContaining({ action: "delete", document: "ops-handbook" }),
+        surface: "cli:delete",
+        outcome: { status: "allowed" },
+        changes: [{ op: "delete", target: "document:ops-handbook" }],
       }),
+      expect.objectContaining({ surface: "cli:delete", outcome: { status: "failed", code: "NOT_FOUND" } }),
     ]);
     expect((await run(["delete"])).code).toBe(2);
     expect((await run(["delete", "bad id!"])).code).toBe(1);
@@ -130,7 +141,7 @@ describe("clearance access", () => {
     ]);
     expect(await tuplesOf("document", "ops-handbook")).toContain("document:ops-handbook#viewer@user:tom");
     expect(await runtime.vectorStore.documentChunks("ops-handbook")).toEqual(chunks);
-    expect(auditLog.records.map((r) => r.write?.action)).toEqual(["access"]);
+    expect(auditLog.records.map((r) => r.action)).toEqual(["document.access.change"]);
 
     const shown = await run(["access", "ops-handbook"]);
     expect(shown.out[0]).toContain("user:tom");
@@ -205,13 +216,13 @@ describe("client mode (--server): through the HTTP routes, as the owner whose to
   it("the owner deletes and changes access; another user gets 403 and nothing changes", async () => {
     const stranger = await client(
       ["delete", "ops-handbook", "--server", "http://clearance.test"],
-      await signTestToken({ sub: "tom" }),
+      await signTestToken({ sub: "tom", extraClaims: { scope: "documents:write" } }),
     );
     expect(stranger.code).toBe(1);
     expect(stranger.err[0]).toMatch(/403/);
     expect(await runtime.vectorStore.listDocuments()).toContain("ops-handbook");
 
-    const owner = await signTestToken({ sub: "omar" });
+    const owner = await signTestToken({ sub: "omar", extraClaims: { scope: "documents:write" } });
     const access = await client(
       ["access", "ops-handbook", "--add-viewer", "user:tom", "--server", "http://clearance.test"],
       owner,
@@ -221,15 +232,18 @@ describe("client mode (--server): through the HTTP routes, as the owner whose to
     const deleted = await client(["delete", "ops-handbook", "--server", "http://clearance.test"], owner);
     expect(deleted.code).toBe(0);
     expect(await runtime.vectorStore.listDocuments()).not.toContain("ops-handbook");
-    expect(auditLog.records.filter((r) => r.write).map((r) => [r.userId, r.write?.action])).toEqual([
-      ["omar", "access"],
-      ["omar", "delete"],
+    expect(auditLog.records.filter((r) => r.changes !== undefined).map((r) => [r.userId, r.action])).toEqual([
+      ["omar", "document.access.change"],
+      ["omar", "document.delete"],
     ]);
   });
 
   it("takes the token from a file, and refuses to run without one", async () => {
     const file = path.join(dir, "token");
-    await writeFile(file, `${await signTestToken({ sub: "omar" })}\n`);
+    await writeFile(
+      file,
+      `${await signTestToken({ sub: "omar", extraClaims: { scope: "documents:write" } })}\n`,
+    );
     const shown = await client(
       ["access", "ops-handbook", "--server", "http://clearance.test", "--token-file", file],
       undefined,

@@ -97,9 +97,15 @@ describe("clearance token and clearance serve (demo identity)", () => {
     expect(payload).toMatchObject({ sub: "maria", act: { sub: "support-assistant" } });
     expect((payload.exp as number) - (payload.iat as number)).toBe(300);
 
+    // The agent acts for maria only with her delegation, which this empty data directory does not hold.
     const search = await searchAs(url, token);
-    expect(search.status).toBe(200);
-    expect(await search.json()).toEqual({ passages: [] });
+    expect(search.status).toBe(403);
+    expect(((await search.json()) as { error: { code: string } }).error.code).toBe("CONSENT_REQUIRED");
+    const userIo = captureIo();
+    expect(await main(["token", "--sub", "maria"], { io: userIo, env })).toBe(0);
+    const own = await searchAs(url, userIo.out.at(-1) as string);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toEqual({ passages: [] });
     const forged = await searchAs(url, `${token.slice(0, -4)}AAAA`);
     expect(forged.status).toBe(401);
 
@@ -133,6 +139,7 @@ describe("clearance token and clearance serve (demo identity)", () => {
       AUTH_MODE: "issuer",
       AUTH_ISSUER: "https://id.example",
       AUTH_JWKS_URL: "https://id.example/jwks.json",
+      AUDIT_QUERY_KEY: "a-query-digest-key-of-32-characters-or-more",
     };
     expect(await main(["token", "--sub", "maria"], { io, env: issuerEnv })).toBe(1);
     expect(io.out).toEqual([]);

@@ -48,6 +48,7 @@ const secrets = {
   QDRANT_API_KEY: "qdrant-secret",
   AUTH_ISSUER: "https://login.bank.example",
   AUTH_JWKS_URL: "https://login.bank.example/.well-known/jwks.json",
+  AUDIT_QUERY_KEY: "audit-query-key-of-at-least-32-characters",
 };
 
 /** The Dockerfile's `ENV` settings of its last stage, as the container starts with them. */

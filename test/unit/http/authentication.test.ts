@@ -16,6 +16,9 @@ const PUBLIC_ROUTES = new Set([
   "GET /readyz",
   "GET /openapi.json",
   "GET /.well-known/jwks.json",
+  // Protected Resource Metadata (RFC 9728): how a client finds the authorization server.
+  "GET /.well-known/oauth-protected-resource",
+  "GET /.well-known/oauth-protected-resource/*",
 ]);
 
 /**
@@ -132,7 +135,14 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
       "/healthz",
       "/readyz",
       "/v1/answer",
+      "/v1/audit",
+      "/v1/delegations",
+      "/v1/delegations/{agentId}",
       "/v1/documents",
+      "/v1/memory/notes",
+      "/v1/memory/notes/{noteId}",
+      "/v1/memory/notes/{noteId}/viewers",
+      "/v1/memory/recall",
       "/v1/search",
     ]);
   });

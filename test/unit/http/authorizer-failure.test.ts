@@ -64,7 +64,14 @@ describe("an authorizer that fails denies the whole request", () => {
         expect(body.error.code).toBe("UPSTREAM_UNAVAILABLE");
         expect(Object.keys(body)).toEqual(["error"]);
         expect(bank.modelCalls()).toBe(0);
-        expect(bank.auditLog.records).toHaveLength(0);
+        // Audited as failed, with nothing returned: the principal was established.
+        expect(bank.auditLog.records).toHaveLength(1);
+        expect(bank.auditLog.records[0]).toMatchObject({
+          userId: "maria",
+          agentIds: ["support-assistant"],
+          outcome: { status: "failed", code: "UPSTREAM_UNAVAILABLE" },
+        });
+        expect(bank.auditLog.records[0]?.returned ?? []).toEqual([]);
       });
     }
   }
@@ -75,6 +82,7 @@ describe("an authorizer that fails denies the whole request", () => {
         record: async () => {
           throw new AppError("UPSTREAM_UNAVAILABLE", "disk full");
         },
+        probe: async () => {},
         close: async () => {},
       },
     });

@@ -142,7 +142,7 @@ describe("GET /metrics on the metrics listener", () => {
     expect(["adaptive", "configuration"]).toContain(retrieval.labels.chosen_by);
 
     for (const histogram of [
-      "clearance_retrieval_candidates_scanned",
+      "clearance_retrieval_candidates",
       "clearance_retrieval_authz_calls",
       "clearance_retrieval_authz_rounds",
     ]) {

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";

@@ -9,11 +9,12 @@
  */
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createMemoryAuditLog } from "../../../src/adapters/audit/jsonl-audit-log.ts";
+import { createMemoryAuditLog } from "../../../src/adapters/audit/memory-audit-trail.ts";
 import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/embedded-authorizer.ts";
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { composeApp } from "../../../src/composition.ts";
+import { delegationData } from "../../../src/core/delegation.ts";
 import { AppError } from "../../../src/core/errors.ts";
 import { parseTuple } from "../../../src/core/permify-notation.ts";
 import { STRATEGIES, type StrategySetting } from "../../../src/core/retrieval.ts";
@@ -51,6 +52,8 @@ beforeAll(async () => {
     ...Array.from({ length: DOCUMENTS }, (_, i) => `document:d${i}#collection@collection:all`),
   ];
   await authorizer.writeData({ tuples: tuples.map(parseTuple) });
+  // Ursula consented to the helper acting for her (issue 16).
+  await authorizer.writeData(delegationData("ursula", "helper"));
   vectorStore = await createEmbeddedVectorStore({ dimensions: 2 });
   for (let i = 0; i < DOCUMENTS; i++) {
     const angle = (i * Math.PI) / DOCUMENTS;
@@ -151,8 +154,10 @@ describe("retrieval faults (stubs around the embedded adapters)", () => {
         const partial = overridingAuthorizer(authorizer, {
           checkMany: async (requests) => {
             const outcomes = await authorizer.checkMany(requests);
+            // The last check of a resource (consent checks of delegations ride along; they are not it).
+            const last = requests.findLastIndex((request) => request.entity.type !== "delegation");
             return outcomes.map((outcome, index) =>
-              index === outcomes.length - 1
+              index === last
                 ? checkFailure(new AppError("DEPTH_EXCEEDED", "stub: the check ran out of depth"))
                 : outcome,
             );

@@ -115,14 +115,16 @@ describe("/v1/search and /v1/answer return exactly what the principal may read",
       await postJson(forced.app, "/v1/search", { query: QUESTION, k: 20 }, token);
       const record = forced.auditLog.records.at(-1);
       expect(record).toMatchObject({
-        route: "/v1/search",
+        surface: "POST /v1/search",
+        action: "search",
+        outcome: { status: "allowed" },
         userId: "maria",
         agentIds: ["support-assistant"],
         k: 20,
         strategy,
         finishedWith: strategy,
       });
-      expect(record?.returned.map((r) => r.resource)).toEqual(["document:help-disputes"]);
+      expect(record?.returned?.map((r) => r.resource)).toEqual(["document:help-disputes"]);
       expect(record?.withheld).toBe(withheld);
       expect(JSON.stringify(record)).not.toContain(QUESTION);
     },

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PASSAGES_BEGIN, PASSAGES_END } from "../../../../src/adapters/openai/answer-prompt.ts";
 import { createOpenAiChatModel } from "../../../../src/adapters/openai/openai-chat-model.ts";
 import { createOpenAiEmbedder } from "../../../../src/adapters/openai/openai-embedder.ts";
-import type { AnswerRequest } from "../../../../src/ports/chat-model.ts";
+import type { AnswerPart, AnswerRequest, ChatModel } from "../../../../src/ports/chat-model.ts";
 import { expectAppError, expectThrownAppError } from "../../../helpers/errors.ts";
 import { defaultEmbedding, type StubServer, startStubOpenAiServer } from "./stub-openai-server.ts";
 
@@ -198,5 +198,56 @@ describe("OpenAI embedder (stub server)", () => {
       () => createOpenAiEmbedder({ apiKey: API_KEY, model: "nomic-embed-text", timeoutMs: 1_000 }),
       "BAD_REQUEST",
     );
+  });
+});
+
+function streamOf(model: ChatModel): AsyncIterable<AnswerPart> {
+  if (model.streamAnswer === undefined) throw new Error("the adapter does not stream");
+  return model.streamAnswer(REQUEST);
+}
+
+describe("OpenAI chat model, streamed (stub server)", () => {
+  async function collect(parts: AsyncIterable<AnswerPart>): Promise<AnswerPart[]> {
+    const out: AnswerPart[] = [];
+    for await (const part of parts) out.push(part);
+    return out;
+  }
+
+  it("streams the model's pieces as they arrive, then the answer with its citations", async () => {
+    server.behaviour = { chatPieces: ["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"] };
+    const parts = await collect(streamOf(chatModel()));
+    expect(server.requests.at(-1)?.body.stream).toBe(true);
+    const texts = parts.filter((part) => part.kind === "text").map((part) => part.text);
+    expect(texts).toEqual(["The balance is ", "91,250 dollars ", "[stmt-4471#0] [stolen-doc]"]);
+    const last = parts.at(-1);
+    expect(last?.kind).toBe("answer");
+    if (last?.kind !== "answer") return;
+    expect(last.answer.text).toBe(texts.join(""));
+    expect(last.answer.citations).toEqual(["stmt-4471#0"]);
+  });
+
+  it("throws UPSTREAM_UNAVAILABLE, quoting nothing, when the connection breaks mid-answer", async () => {
+    server.behaviour = { chatPieces: ["one ", "two ", "three"], breakAfterPieces: 2, pieceDelayMs: 10 };
+    const seen: AnswerPart[] = [];
+    const error = await expectAppError(
+      (async () => {
+        for await (const part of streamOf(chatModel())) seen.push(part);
+      })(),
+    );
+    expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
+    expect(error.message).not.toContain(SECRET_TEXT);
+    expect(seen.some((part) => part.kind === "answer")).toBe(false);
+  });
+
+  it("holds the deadline over the whole stream", async () => {
+    server.behaviour = { chatPieces: ["slow ", "slower ", "slowest"], pieceDelayMs: 400 };
+    const started = Date.now();
+    const error = await expectAppError(
+      (async () => {
+        for await (const _ of streamOf(chatModel({ timeoutMs: 300 })));
+      })(),
+    );
+    expect(error.code).toBe("UPSTREAM_UNAVAILABLE");
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

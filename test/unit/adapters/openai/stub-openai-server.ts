@@ -25,6 +25,12 @@ export interface StubBehaviour {
   embed?: (text: string) => number[];
   /** Return this many embeddings instead of one per input. */
   embeddingCount?: number;
+  /** A streamed completion (`stream: true`) sends the content in these pieces (default: one piece). */
+  chatPieces?: readonly string[];
+  /** A streamed completion stops after this many pieces by destroying the connection. */
+  breakAfterPieces?: number;
+  /** Wait this long between streamed pieces. */
+  pieceDelayMs?: number;
 }
 
 export interface StubServer {
@@ -76,6 +82,38 @@ export async function startStubOpenAiServer(): Promise<StubServer> {
             })),
             usage: { prompt_tokens: 1, total_tokens: 1 },
           });
+          return;
+        }
+        if (path === "/v1/chat/completions" && body.stream === true) {
+          const pieces = behaviour.chatPieces ?? [behaviour.chatContent ?? ""];
+          response.writeHead(200, { "content-type": "text/event-stream" });
+          const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+            `data: ${JSON.stringify({
+              id: "chatcmpl-stub",
+              object: "chat.completion.chunk",
+              created: 1_700_000_000,
+              model: body.model,
+              choices: [{ index: 0, delta, finish_reason: finish }],
+            })}\n\n`;
+          const sendPiece = (index: number): void => {
+            if (response.destroyed) return;
+            if (behaviour.breakAfterPieces !== undefined && index === behaviour.breakAfterPieces) {
+              response.destroy();
+              return;
+            }
+            if (index === pieces.length) {
+              response.end(`${chunk({}, "stop")}data: [DONE]\n\n`);
+              return;
+            }
+            response.write(
+              chunk(
+                index === 0 ? { role: "assistant", content: pieces[0] } : { content: pieces[index] },
+                null,
+              ),
+            );
+            setTimeout(() => sendPiece(index + 1), behaviour.pieceDelayMs ?? 0);
+          };
+          sendPiece(0);
           return;
         }
         if (path === "/v1/chat/completions") {
