@@ -88,25 +88,15 @@ export function chunkDocument(document: ChunkableDocument, options: Partial<Chun
 }
 
 /**
- * `<documentId>:<ordinal>:<12 hex>`, the hash over everything the chunk stores but its vector, so equal ids
- * mean equal chunks (ingest relies on this to see that a document is unchanged). Characters outside
+ * `<documentId>:<ordinal>:<12 hex>`, the hash over everything the chunk stores but its vector and its ACL
+ * metadata, so equal ids mean equal text in the same place (ingest relies on this to see that a document
+ * needs no embedding). The metadata (collection, owner, customer) mirrors relationships and changes with
+ * them; ingest compares it separately and updates it in place, without re-embedding. Characters outside
  * `[A-Za-z0-9_.:-]` in the id prefix become `_`; the hash, which covers the real id, keeps ids distinct.
  */
 function chunkId(document: ChunkableDocument, resource: string, ordinal: number, text: string): string {
-  const { collection, owner, customer } = document.metadata;
   const digest = createHash("sha256")
-    .update(
-      JSON.stringify([
-        document.documentId,
-        resource,
-        document.title,
-        collection,
-        owner,
-        customer ?? null,
-        ordinal,
-        text,
-      ]),
-    )
+    .update(JSON.stringify([document.documentId, resource, document.title, ordinal, text]))
     .digest("hex")
     .slice(0, 12);
   return `${document.documentId.replace(/[^A-Za-z0-9_.:-]/g, "_")}:${ordinal}:${digest}`;

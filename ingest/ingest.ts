@@ -7,11 +7,13 @@
  *    relationships file against the schema, and each loaded document's sections against its headings and
  *    pages. Any problem throws one `BAD_REQUEST` listing them all, and nothing is written.
  * 2. Write the manifest's schema (when it names one that is not already in force) and the relationships
- *    file (one atomic write).
- * 3. Per document: chunk, embed (all before touching either store), sync its relationships, then replace
- *    its chunks. A document that fails is reported and skipped; the others still land. Nothing is left
- *    half-written: a failed relationship sync is rolled back and the vector store is not touched; a failed
- *    vector write rolls the relationship sync back.
+ *    file's tuples on other entities (teams, customers, collections; one atomic write). Its tuples on the
+ *    manifest's own documents and sections go with each document's sync.
+ * 3. Per document: chunk, embed (all before touching either store), then change the stores in the order
+ *    that never widens access to content (`applyOrderedChange`): delete stale relationships, replace the
+ *    chunks, write the missing relationships. A document that fails is reported and skipped; the others
+ *    still land. A failure never leaves a reader able to see more than the old or the new declaration
+ *    allows: at worst the document is readable by fewer principals until the next run completes it.
  *
  * The manifest is the source of truth for the documents it lists: the relationships of `document:<id>` and
  * of its sections are made exactly those the manifest (entry and relationships file) declares, so a grant
@@ -35,7 +37,7 @@
 
 import { type CompiledSchema, compileSchema } from "../src/authz-schema/schema-compiler.ts";
 import { exactTupleFilter, type Tuple, type TupleFilter } from "../src/core/authz-model.ts";
-import type { Chunk, EmbeddedChunk } from "../src/core/chunk.ts";
+import type { Chunk, ChunkMetadata, EmbeddedChunk } from "../src/core/chunk.ts";
 import { AppError, isAppError } from "../src/core/errors.ts";
 import { formatSubject, formatTuple } from "../src/core/permify-notation.ts";
 import type { Authorizer } from "../src/ports/authorizer.ts";
@@ -58,6 +60,7 @@ import {
   type Manifest,
   type ManifestDocument,
 } from "./manifest.ts";
+import { documentsInCollections, type RemovalReport, removeDocument } from "./remove.ts";
 import { schemaDiff } from "./schema-diff.ts";
 import { placeSections, type SectionedBlock } from "./sections.ts";
 
@@ -110,7 +113,12 @@ export interface IngestManifestOptions {
   /** Texts per `embedDocuments` call (default 64). */
   readonly embedBatchSize?: number;
   /** Called once per document, in manifest order, as soon as its outcome is known. */
-  readonly onProgress?: (document: DocumentReport) => void;
+  readonly onProgress?: (
+    document: DocumentReport,
+    position: { readonly index: number; readonly total: number },
+  ) => void;
+  /** With `prune`, called once per document removed. */
+  readonly onPrune?: (removal: RemovalReport) => void;
   /** Whether the manifest may change the schema in force (default: no). */
   readonly schemaChange?: SchemaChangePolicy;
   /**
@@ -122,6 +130,16 @@ export interface IngestManifestOptions {
   readonly allowOwnerChange?: boolean;
   /** Size limits (default `DEFAULT_INGEST_LIMITS`). */
   readonly limits?: Partial<IngestLimits>;
+  /**
+   * Computes and reports what the run would change (each document's `change`, `status` as if it ran) and
+   * writes nothing: no schema, no relationships, no chunks, no embedding.
+   */
+  readonly dryRun?: boolean;
+  /**
+   * Also remove the documents either store holds in the manifest's collections that the manifest does not
+   * list (`clearance ingest --prune`), each as `removeDocument` does, after the listed ones are in place.
+   */
+  readonly prune?: boolean;
 }
 
 export type DocumentStatus = "ingested" | "unchanged" | "failed";
@@ -135,6 +153,8 @@ export interface DocumentReport {
   readonly status: DocumentStatus;
   /** Why it failed, without the path (which `path` gives). */
   readonly error?: string;
+  /** What the run changed (or, in a dry run, would change); absent when the document failed before. */
+  readonly change?: DocumentChange;
 }
 
 export interface IngestReport {
@@ -147,6 +167,8 @@ export interface IngestReport {
   readonly relationships: number;
   /** How many documents failed. */
   readonly failed: number;
+  /** With `prune`: the documents removed (or, in a dry run, that would be). */
+  readonly pruned: readonly RemovalReport[];
 }
 
 /**
@@ -182,11 +204,15 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
   const prepared = await prepareDocuments(manifest, limits, problems);
   if (problems.length > 0) throw invalidManifest(manifest.path, problems);
 
-  if (schemaToWrite !== undefined) {
+  if (schemaToWrite !== undefined && options.dryRun !== true) {
     await confirmSchemaChange(manifest, schema, current, options.schemaChange);
     await authorizer.writeSchema(schemaToWrite);
   }
-  if (manifest.relationships.length > 0) await authorizer.writeData({ tuples: manifest.relationships });
+  // The file's tuples on the manifest's own documents and sections are written by each document's ordered
+  // sync (after its content changes, when they widen); written here they would open old chunks early.
+  const ownTuples = isManifestEntity(manifest);
+  const upfront = manifest.relationships.filter((tuple) => !ownTuples(tuple));
+  if (upfront.length > 0 && options.dryRun !== true) await authorizer.writeData({ tuples: upfront });
 
   const context: DocumentContext = {
     authorizer,
@@ -195,6 +221,7 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     chunking,
     batchSize,
     maxChunks: limits.maxChunksPerDocument,
+    dryRun: options.dryRun === true,
     schemaHasSections: schema.entities.has(SECTION_ENTITY),
     fileTuples: manifest.relationships,
     sectionOwners: new Map(
@@ -208,20 +235,96 @@ export async function ingestManifest(options: IngestManifestOptions): Promise<In
     const report =
       "error" in loaded
         ? failed(document, loaded.error)
-        : await ingestDocument(document, loaded.blocks, context).catch((error: unknown) =>
+        : await syncDocument(document, loaded.blocks, context).catch((error: unknown) =>
             failed(document, error),
           );
     if (report.status !== "failed") {
       for (const tuple of documentTuples(document)) declared.add(formatTuple(tuple));
     }
     reports.push(report);
-    options.onProgress?.(report);
+    options.onProgress?.(report, { index: reports.length - 1, total: manifest.documents.length });
+  }
+  const pruned: RemovalReport[] = [];
+  if (options.prune) {
+    const listed = new Set(manifest.documents.map((document) => document.id));
+    const collections = [...new Set(manifest.documents.map((document) => document.collection))];
+    for (const id of await documentsInCollections(collections, context)) {
+      if (listed.has(id)) continue;
+      const removal = await removeDocument(id, {
+        authorizer,
+        vectorStore,
+        dryRun: options.dryRun === true,
+        schemaHasSections: context.schemaHasSections,
+      });
+      pruned.push(removal);
+      options.onPrune?.(removal);
+    }
   }
   return {
     documents: reports,
     relationships: declared.size,
     failed: reports.filter((report) => report.status === "failed").length,
+    pruned,
   };
+}
+
+export interface IngestDocumentOptions {
+  /** The entry, as `parseManifestEntry` checked it. */
+  readonly document: ManifestDocument;
+  /** The file's content. */
+  readonly bytes: Buffer;
+  readonly authorizer: Authorizer;
+  readonly vectorStore: VectorStore;
+  readonly embedder: Embedder;
+  readonly limits?: Partial<IngestLimits>;
+  readonly chunking?: Partial<ChunkingOptions>;
+  readonly dryRun?: boolean;
+  /** Whether a document already owned by someone else may be given the entry's owner (default: no). */
+  readonly allowOwnerChange?: boolean;
+}
+
+/**
+ * One document from bytes and its manifest entry (the owners' upload), with the same checks and the same
+ * ordered change as a manifest's document, against the schema in force. Throws, writing nothing, on a file
+ * that does not parse (`UNPROCESSABLE`), a section that does not fit it or a takeover (`BAD_REQUEST`);
+ * a failure of the stores midway leaves what `applyOrderedChange` says.
+ */
+export async function ingestDocument(options: IngestDocumentOptions): Promise<DocumentReport> {
+  const { document, authorizer } = options;
+  const limits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
+  if (options.bytes.length > limits.maxFileBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `${document.path}: more than ${limits.maxFileBytes} bytes`);
+  }
+  const current = await authorizer.readSchema().catch((error: unknown) => {
+    if (isAppError(error, "NOT_FOUND"))
+      throw new AppError("CONFLICT", "the authorizer has no schema in force");
+    throw error;
+  });
+  const schema = current.schema === undefined ? undefined : compileSchema(current.schema);
+  const problems = schema === undefined ? [] : schemaProblemsForManifest(schema, [document]);
+  const manifest = { path: "entry", folder: "", relationships: [], documents: [document] } as Manifest;
+  problems.push(...(await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)));
+  let structured: Awaited<ReturnType<typeof parseDocument>>;
+  try {
+    structured = await parseDocument(options.bytes, document.path, document.path);
+  } catch (error) {
+    throw new AppError("UNPROCESSABLE", messageOf(error), { cause: error });
+  }
+  const placement = placeSections(document, structured);
+  if (!placement.ok) problems.push(...placement.problems);
+  if (problems.length > 0) throw new AppError("BAD_REQUEST", problems.join("; "));
+  return syncDocument(document, placement.ok ? placement.blocks : [], {
+    authorizer,
+    vectorStore: options.vectorStore,
+    embedder: options.embedder,
+    chunking: resolveChunkingOptions(options.chunking),
+    batchSize: DEFAULT_EMBED_BATCH_SIZE,
+    maxChunks: limits.maxChunksPerDocument,
+    dryRun: options.dryRun === true,
+    schemaHasSections: schema === undefined || schema.entities.has(SECTION_ENTITY),
+    fileTuples: [],
+    sectionOwners: new Map(document.sections.map((section) => [section.id, document.id])),
+  });
 }
 
 /**
@@ -334,6 +437,15 @@ async function confirmSchemaChange(
   }
 }
 
+/** Whether a tuple is on one of the manifest's documents or sections (which each document's sync writes). */
+function isManifestEntity(manifest: Manifest): (tuple: Tuple) => boolean {
+  const documents = new Set(manifest.documents.map((document) => document.id));
+  const sections = new Set(manifest.documents.flatMap((document) => document.sections.map((s) => s.id)));
+  return ({ entity }) =>
+    (entity.type === DOCUMENT_ENTITY && documents.has(entity.id)) ||
+    (entity.type === SECTION_ENTITY && sections.has(entity.id));
+}
+
 /**
  * Problems with relationships-file tuples that write outside the manifest: only its documents and their
  * sections are the manifest's to declare. A tuple such as `collection:executive#viewer@team:customers#member`
@@ -367,7 +479,7 @@ function relationshipScopeProblems(manifest: Manifest): string[] {
 async function takeoverProblems(
   manifest: Manifest,
   authorizer: Authorizer,
-  schema: CompiledSchema,
+  schema: CompiledSchema | undefined,
   allowOwnerChange: boolean,
 ): Promise<string[]> {
   const problems: string[] = [];
@@ -389,7 +501,8 @@ async function takeoverProblems(
         );
       }
     }
-    if (document.sections.length === 0 || !schema.entities.has(SECTION_ENTITY)) continue;
+    if (document.sections.length === 0 || (schema !== undefined && !schema.entities.has(SECTION_ENTITY)))
+      continue;
     const attached = await readAllRelationships(authorizer, {
       entity: { type: SECTION_ENTITY, ids: document.sections.map((section) => section.id) },
       relation: "document",
@@ -448,11 +561,13 @@ interface DocumentContext {
   /** Without a `section` entity there are no section relationships to read. */
   readonly schemaHasSections: boolean;
   readonly fileTuples: readonly Tuple[];
+  /** Plan only: compute each document's change and write nothing. */
+  readonly dryRun: boolean;
   /** Section id → the manifest document that declares it. */
   readonly sectionOwners: ReadonlyMap<string, string>;
 }
 
-async function ingestDocument(
+async function syncDocument(
   document: ManifestDocument,
   blocks: readonly SectionedBlock[],
   context: DocumentContext,
@@ -483,36 +598,127 @@ async function ingestDocument(
   const sync = await planRelationshipSync(document, context);
   const stored = await context.vectorStore.documentChunks(document.id);
   const chunksInPlace = sameChunks(stored, chunks);
-  if (chunksInPlace && sync.stale.length === 0 && sync.missing.length === 0) {
-    return { id: document.id, path: document.path, chunks: chunks.length, status: "unchanged" };
+  // Same text in the same places: only the metadata that mirrors relationships may differ, and it is
+  // updated in place (no embedding).
+  const metadataInPlace = stored.every((chunk) => sameMetadata(chunk.metadata, chunks[0]?.metadata));
+  const change = describeChange(stored, chunks, sync, chunksInPlace && !metadataInPlace);
+  if (chunksInPlace && metadataInPlace && sync.stale.length === 0 && sync.missing.length === 0) {
+    return { id: document.id, path: document.path, chunks: chunks.length, status: "unchanged", change };
+  }
+  if (context.dryRun) {
+    return { id: document.id, path: document.path, chunks: chunks.length, status: "ingested", change };
   }
 
   // Embed before touching either store: an embedding failure then leaves both as they were.
   const embedded = chunksInPlace ? undefined : await embedChunks(chunks, context.embedder, context.batchSize);
-  await applyRelationshipSync(sync, context.authorizer);
-  if (embedded) {
-    try {
-      await context.vectorStore.replaceDocument(document.id, embedded);
-    } catch (error) {
+  await applyOrderedChange(document.id, sync, context, async () => {
+    if (embedded) await context.vectorStore.replaceDocument(document.id, embedded);
+    else if (!metadataInPlace && chunks[0] !== undefined) {
+      await context.vectorStore.updateDocumentMetadata(document.id, chunks[0].metadata);
+    }
+  });
+  return { id: document.id, path: document.path, chunks: chunks.length, status: "ingested", change };
+}
+
+/**
+ * Applies one document's change in the only order that never widens access to content it was not
+ * declared for (issue 14): a reader must see the old version under the old relationships, or the new
+ * version under the new ones, and in between at most the intersection.
+ *
+ * 1. **Narrow**: delete the stale relationships. For a schema whose permissions only grow with relations
+ *    (no `not`, as the bank's), this only takes access away, from the old chunks as from the new.
+ * 2. **Content**: `writeContent` replaces the chunks (or their metadata). Readers now get the new chunks,
+ *    readable by those whom both the old and the new relationships admit.
+ * 3. **Widen**: write the missing relationships. Only now can someone the new version admits, and the old
+ *    did not, read it.
+ *
+ * Before: a document redacted and moved from an executive collection to the help center in one run got its
+ * help-center relationship (step 3) before its chunks were replaced (step 2), and served the old,
+ * unredacted chunks to customers for that moment.
+ *
+ * Failures: a failed step 1 is undone (the deleted relationships are written back) and nothing else is
+ * done. A failed step 2 restores the deleted relationships only when the store still holds exactly the old
+ * chunks; otherwise (a store that cannot say, or a partial write) the document stays narrowed, which hides
+ * it from some readers but shows nobody anything new, and the next run completes it. A failed step 3
+ * leaves the new content under the narrowed relationships, for the next run to widen. Restoring the old
+ * relationships over the new content would be a widening, and is never done.
+ */
+export async function applyOrderedChange(
+  documentId: string,
+  sync: RelationshipSync,
+  context: Pick<DocumentContext, "authorizer" | "vectorStore">,
+  writeContent: () => Promise<void>,
+): Promise<void> {
+  const { authorizer, vectorStore } = context;
+  const before = await vectorStore.documentChunks(documentId);
+  await removeRelationships(sync.stale, authorizer);
+  try {
+    await writeContent();
+  } catch (error) {
+    const unchanged = await vectorStore
+      .documentChunks(documentId)
+      .then((now) => sameChunks(now, before))
+      .catch(() => false);
+    if (unchanged && sync.stale.length > 0) {
       try {
-        await undoRelationshipSync(sync, context.authorizer);
-      } catch (undoError) {
+        await authorizer.writeData({ tuples: sync.stale });
+      } catch (restoreError) {
         throw new AppError(
           "UPSTREAM_UNAVAILABLE",
           `writing the chunks failed (${messageOf(error)}), and restoring the previous relationships failed too ` +
-            `(${messageOf(undoError)}): the authorizer may hold this document's new relationships; run ingest again`,
+            `(${messageOf(restoreError)}): the document is readable by fewer principals than declared; run ingest again`,
           {
             cause: new AggregateError(
-              [error, undoError],
+              [error, restoreError],
               "the chunk write and the relationship restore failed",
             ),
           },
         );
       }
-      throw error;
+    }
+    throw error;
+  }
+  if (sync.missing.length > 0) {
+    try {
+      await authorizer.writeData({ tuples: sync.missing });
+    } catch (error) {
+      throw new AppError(
+        isAppError(error) ? error.code : "UPSTREAM_UNAVAILABLE",
+        `${messageOf(error)} (the new chunks are in place, readable by fewer principals than declared until ` +
+          "the next run writes the missing relationships)",
+        { cause: error },
+      );
     }
   }
-  return { id: document.id, path: document.path, chunks: chunks.length, status: "ingested" };
+}
+
+/** What a document's sync changes, for dry runs, reports and the audit trail. */
+export interface DocumentChange {
+  readonly chunksWritten: number;
+  readonly chunksRemoved: number;
+  /** Chunks whose ACL metadata (collection, owner, customer) was updated in place, without embedding. */
+  readonly metadataUpdated: number;
+  /** Relationships deleted, in Permify notation. */
+  readonly relationshipsRemoved: readonly string[];
+  /** Relationships written, in Permify notation. */
+  readonly relationshipsAdded: readonly string[];
+}
+
+function describeChange(
+  stored: readonly Chunk[],
+  chunks: readonly Chunk[],
+  sync: RelationshipSync,
+  metadataUpdated: boolean,
+): DocumentChange {
+  const storedIds = new Set(stored.map((chunk) => chunk.id));
+  const newIds = new Set(chunks.map((chunk) => chunk.id));
+  return {
+    chunksWritten: chunks.filter((chunk) => !storedIds.has(chunk.id)).length,
+    chunksRemoved: stored.filter((chunk) => !newIds.has(chunk.id)).length,
+    metadataUpdated: metadataUpdated ? stored.length : 0,
+    relationshipsRemoved: sync.stale.map(formatTuple),
+    relationshipsAdded: sync.missing.map(formatTuple),
+  };
 }
 
 function failed(document: ManifestDocument, error: unknown): DocumentReport {
@@ -536,6 +742,15 @@ function sameChunks(stored: readonly Chunk[], chunks: readonly Chunk[]): boolean
   if (stored.length !== chunks.length) return false;
   const storedIds = [...stored].sort((a, b) => a.ordinal - b.ordinal).map((chunk) => chunk.id);
   return storedIds.every((id, index) => id === chunks[index]?.id);
+}
+
+function sameMetadata(a: ChunkMetadata, b: ChunkMetadata | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.collection === b.collection &&
+    a.owner === b.owner &&
+    (a.customer ?? null) === (b.customer ?? null)
+  );
 }
 
 /** Embeds in batches and checks what comes back: the embedder is an upstream and is not trusted blindly. */
@@ -571,7 +786,7 @@ async function embedChunks(
 // ---------------------------------------------------------------------------------------------------------
 // Relationship sync
 
-interface RelationshipSync {
+export interface RelationshipSync {
   /** In force now but not declared: deleted by the sync. */
   readonly stale: readonly Tuple[];
   /** Declared but not in force: written by the sync. */
@@ -627,7 +842,7 @@ async function planRelationshipSync(
 }
 
 /** Every relationship matching `filter`, following cursors to the end. */
-async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter): Promise<Tuple[]> {
+export async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter): Promise<Tuple[]> {
   const tuples: Tuple[] = [];
   const seen = new Set<string>();
   let cursor: string | undefined;
@@ -650,38 +865,29 @@ async function readAllRelationships(authorizer: Authorizer, filter: TupleFilter)
 }
 
 /**
- * Deletes the stale relationships first, then writes the missing ones in one atomic write: in between, the
- * document is readable by fewer principals, never more (for a schema like clearance's, where permissions
- * only grow with relations). On a failure, what was deleted is written back and the error re-thrown, so a
- * failed sync leaves the relationships as they were.
+ * Deletes relationships one exact tuple at a time (Permify's filters cannot name several). On a failure,
+ * what was deleted is written back and the error re-thrown, so a failed removal leaves them as they were.
  */
-async function applyRelationshipSync(sync: RelationshipSync, authorizer: Authorizer): Promise<void> {
+export async function removeRelationships(tuples: readonly Tuple[], authorizer: Authorizer): Promise<void> {
   const deleted: Tuple[] = [];
   try {
-    for (const tuple of sync.stale) {
+    for (const tuple of tuples) {
       await authorizer.deleteData({ tuples: exactTupleFilter(tuple) });
       deleted.push(tuple);
     }
-    if (sync.missing.length > 0) await authorizer.writeData({ tuples: sync.missing });
   } catch (error) {
     if (deleted.length > 0) {
       await authorizer.writeData({ tuples: deleted }).catch((restoreError: unknown) => {
         throw new AppError(
           "UPSTREAM_UNAVAILABLE",
-          `syncing relationships failed (${messageOf(error)}), and restoring the deleted ones failed too ` +
-            `(${messageOf(restoreError)}): run ingest again`,
-          { cause: new AggregateError([error, restoreError], "the sync and the restore failed") },
+          `removing relationships failed (${messageOf(error)}), and restoring the deleted ones failed too ` +
+            `(${messageOf(restoreError)}): run again`,
+          { cause: new AggregateError([error, restoreError], "the removal and the restore failed") },
         );
       });
     }
     throw error;
   }
-}
-
-/** Reverses an applied sync: removes what it wrote (first, so access only narrows), restores what it deleted. */
-async function undoRelationshipSync(sync: RelationshipSync, authorizer: Authorizer): Promise<void> {
-  for (const tuple of sync.missing) await authorizer.deleteData({ tuples: exactTupleFilter(tuple) });
-  if (sync.stale.length > 0) await authorizer.writeData({ tuples: sync.stale });
 }
 
 function messageOf(error: unknown): string {

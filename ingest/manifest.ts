@@ -205,6 +205,60 @@ export async function loadManifest(
   };
 }
 
+/**
+ * One manifest entry given on its own (the owners' upload: `POST /v1/documents` carries the file and its
+ * entry as JSON), checked as `loadManifest` checks a listed document. `path` names the uploaded file only
+ * for its format and for messages; nothing is read from it. Throws one `BAD_REQUEST` listing every problem.
+ */
+export function parseManifestEntry(raw: unknown): ManifestDocument {
+  const parsed = documentSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new AppError(
+      "BAD_REQUEST",
+      `manifest entry: ${parsed.error.issues.map((issue) => `${formatIssuePath(issue.path, raw) === "(top level)" ? "entry" : formatIssuePath(issue.path, raw)}: ${issue.message}`).join("; ")}`,
+    );
+  }
+  const entry = parsed.data;
+  const format = formatOf(entry.path) as DocumentFormat;
+  const problems: string[] = [];
+  for (const [index, section] of entry.sections.entries()) {
+    const field = `sections[${index}]`;
+    if ((section.heading === undefined) === (section.pages === undefined)) {
+      problems.push(`${field}: a section needs exactly one of heading or pages (PDF)`);
+    } else if (format === "text") {
+      problems.push(`${field}: a text file has no headings or pages, so it cannot have sections`);
+    } else if (format !== "pdf" && section.pages) {
+      problems.push(`${field}.pages: ${entry.path} is not a PDF; its sections are chosen by heading`);
+    } else if (format === "pdf" && section.heading !== undefined) {
+      problems.push(`${field}.heading: ${entry.path} is a PDF; its sections are chosen by pages`);
+    }
+  }
+  const sectionIds = entry.sections.map((section) => section.id);
+  sectionIds.forEach((id, index) => {
+    if (sectionIds.indexOf(id) !== index)
+      problems.push(`sections[${index}].id: duplicate section id "${id}"`);
+  });
+  if (problems.length > 0) throw new AppError("BAD_REQUEST", `manifest entry: ${problems.join("; ")}`);
+  return {
+    id: entry.id,
+    path: entry.path,
+    absolutePath: entry.path,
+    format,
+    title: entry.title,
+    collection: entry.collection,
+    owner: entry.owner,
+    ...(entry.customer === undefined ? {} : { customer: entry.customer }),
+    viewers: entry.viewers,
+    sections: entry.sections.map((section) => ({
+      id: section.id,
+      ...(section.heading === undefined ? {} : { heading: section.heading }),
+      ...(section.pages === undefined ? {} : { pages: section.pages }),
+      audience: section.audience,
+    })),
+    index: 0,
+  };
+}
+
 /** Document ids are unique in the manifest; section ids are unique across it (they are Permify entities). */
 function duplicateIdProblems(documents: readonly ManifestDocument[]): string[] {
   const problems: string[] = [];

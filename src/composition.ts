@@ -255,6 +255,8 @@ export interface AppDeps {
   readonly jwks?: { readonly keys: readonly object[] };
   /** How long each `/readyz` probe may take (default 2 s). */
   readonly readinessTimeoutMs?: number;
+  /** INGEST_MAX_*: the largest upload and the most chunks per document for owners' writes. */
+  readonly ingestLimits?: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
   /** The retrieval engine's strategy, budget and container model (default: adaptive, no container model). */
   readonly retrieval?: Omit<RetrievalEngineOptions, "authorizer" | "vectorStore" | "embedder">;
   /** Agent memory's own store (absent: the memory use cases are refused). */
@@ -305,6 +307,8 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     metrics,
     logger: deps.logger,
     ...(deps.readinessTimeoutMs === undefined ? {} : { readinessTimeoutMs: deps.readinessTimeoutMs }),
+    embedder: deps.embedder,
+    ...(deps.ingestLimits === undefined ? {} : { ingestLimits: deps.ingestLimits }),
     ...(deps.memoryStore === undefined
       ? {}
       : { memory: { store: deps.memoryStore, embedder: deps.embedder } }),
@@ -317,6 +321,7 @@ export function composeApp(deps: AppDeps): { readonly app: App; readonly applica
     limits: deps.limits,
     metrics,
     ...(deps.jwks ? { jwks: deps.jwks } : {}),
+    ...(deps.ingestLimits === undefined ? {} : { maxUploadBytes: deps.ingestLimits.maxFileBytes }),
     ...(deps.corsAllowedOrigins ? { corsAllowedOrigins: deps.corsAllowedOrigins } : {}),
     ...(deps.web ? { web: deps.web } : {}),
     ...(deps.protectedResource ? { protectedResource: deps.protectedResource } : {}),
@@ -362,6 +367,7 @@ export async function composeServedApp(
     tokenVerifier: identity.verifier,
     logger,
     limits: config.retrieval,
+    ingestLimits: config.ingest,
     retrieval: {
       strategy: config.retrieval.strategy,
       budget: config.retrieval.scanBudget,

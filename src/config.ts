@@ -199,6 +199,8 @@ const environmentSchema = z.object({
   QDRANT_TIMEOUT_MS: integer(5_000, 50, 600_000),
   INGEST_MAX_FILE_BYTES: integer(10 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
   INGEST_MAX_CHUNKS_PER_DOCUMENT: integer(2_000, 1, 1_000_000),
+  // The owner's token for the CLI's client mode (`--server`); never logged, never an argument.
+  CLEARANCE_TOKEN: optionalText,
   QDRANT_SHARDS: integer(1, 1, 1_000),
   QDRANT_REPLICATION_FACTOR: integer(1, 1, 100),
   QDRANT_WRITE_CONSISTENCY_FACTOR: integer(1, 1, 100),
@@ -336,6 +338,8 @@ export interface Config {
   readonly vectors: VectorsConfig;
   /** Limits on what one ingest may read and store: a file's bytes, a document's chunks. */
   readonly ingest: { readonly maxFileBytes: number; readonly maxChunksPerDocument: number };
+  /** The CLI's client mode: the owner's token (CLEARANCE_TOKEN), when set. */
+  readonly clientToken?: string;
   readonly audit: AuditConfig;
   /** Browser clients: CORS and the staff console's sign-in. */
   readonly web: WebConfig;
@@ -439,6 +443,7 @@ export function loadConfig(env: Environment): Config {
     authz: authz as AuthzConfig,
     vectors: vectors as VectorsConfig,
     ingest: { maxFileBytes: e.INGEST_MAX_FILE_BYTES, maxChunksPerDocument: e.INGEST_MAX_CHUNKS_PER_DOCUMENT },
+    ...(e.CLEARANCE_TOKEN === undefined ? {} : { clientToken: e.CLEARANCE_TOKEN }),
     audit: audit as AuditConfig,
     web,
   };

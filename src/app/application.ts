@@ -32,6 +32,19 @@ import {
   remember,
   shareNote,
 } from "./memory.ts";
+import {
+  type AccessChange,
+  type AccessChangeReport,
+  type AccessView,
+  changeAccess,
+  type DocumentReport,
+  deleteDocument,
+  documentAccess,
+  type OwnersDeps,
+  putDocument,
+  type RemovalReport,
+  type WriteOptions,
+} from "./owners.ts";
 import { checkReadiness, DEFAULT_READINESS_TIMEOUT_MS, type Readiness } from "./readiness.ts";
 import { type SearchInput, type SearchOutcome, search } from "./search.ts";
 
@@ -51,6 +64,10 @@ export const USE_CASE_SCOPES = {
   shareNote: "memory",
   deleteNote: "memory",
   readAudit: "audit:read",
+  putDocument: "documents:write",
+  deleteDocument: "documents:write",
+  documentAccess: "documents:write",
+  changeAccess: "documents:write",
 } as const satisfies Record<string, Scope>;
 
 export type UseCase = keyof typeof USE_CASE_SCOPES;
@@ -68,6 +85,10 @@ const USE_CASE_ACTIONS = {
   shareNote: "note.share",
   deleteNote: "note.delete",
   readAudit: "audit.read",
+  putDocument: "document.put",
+  deleteDocument: "document.delete",
+  documentAccess: "document.access",
+  changeAccess: "document.access.change",
 } as const satisfies Record<UseCase, AuditAction>;
 
 export interface ApplicationDeps {
@@ -91,6 +112,9 @@ export interface ApplicationDeps {
   readonly memory?: { readonly store: VectorStore; readonly embedder: Embedder };
   /** Wall-clock milliseconds since the epoch, for delegation expiry (default `Date.now`). */
   readonly clock?: () => number;
+  /** For the owners' use cases (issue 14): without one, they fail (a read-only deployment). */
+  readonly embedder?: OwnersDeps["embedder"];
+  readonly ingestLimits?: OwnersDeps["limits"];
 }
 
 export const DEFAULT_AUDIT_RESOURCE: Entity = { type: "bank", id: "main" };
@@ -107,6 +131,25 @@ export interface Application {
     readonly documents: readonly ReadableDocument[];
     readonly logFields: Record<string, unknown>;
   }>;
+  /** Document owners (issue 14): see owners.ts. */
+  putDocument(
+    caller: Caller,
+    input: {
+      readonly entry: unknown;
+      readonly bytes: Buffer;
+      readonly replace: boolean;
+      readonly id?: string;
+    },
+    options?: WriteOptions,
+  ): Promise<DocumentReport>;
+  deleteDocument(caller: Caller, documentId: string, options?: WriteOptions): Promise<RemovalReport>;
+  documentAccess(caller: Caller, documentId: string): Promise<AccessView>;
+  changeAccess(
+    caller: Caller,
+    documentId: string,
+    change: AccessChange,
+    options?: WriteOptions,
+  ): Promise<AccessChangeReport>;
   /** The audit trail, for principals with the audit permission; FORBIDDEN for everyone else. */
   readAudit(caller: Caller, query: AuditQuery): Promise<AuditPage>;
   /**
@@ -159,8 +202,42 @@ export function createApplication(deps: ApplicationDeps): Application {
       clock,
     };
   };
+  const owners = (): OwnersDeps => {
+    if (deps.embedder === undefined) {
+      throw new AppError("INTERNAL", "the application was built without an embedder for owners' writes");
+    }
+    return {
+      authorizer: deps.authorizer,
+      vectorStore: deps.vectorStore,
+      embedder: deps.embedder,
+      ...(deps.ingestLimits === undefined ? {} : { limits: deps.ingestLimits }),
+    };
+  };
+  /** Writes wait for consent: nothing may change before the user's consent for every agent is known. */
+  const consentFirst = (caller: Caller) =>
+    withConsent(deps.authorizer, caller.principal, clock(), async () => undefined);
   const auditReader = deps.auditReader;
   return {
+    putDocument: (caller, input, options) =>
+      run("putDocument", caller, async (audit) => {
+        await consentFirst(caller);
+        return putDocument(owners(), caller, input, options, audit);
+      }),
+    deleteDocument: (caller, id, options) =>
+      run("deleteDocument", caller, async (audit) => {
+        await consentFirst(caller);
+        return deleteDocument(owners(), caller, id, options, audit);
+      }),
+    documentAccess: (caller, id) =>
+      run("documentAccess", caller, async () => {
+        await consentFirst(caller);
+        return documentAccess(owners(), caller, id);
+      }),
+    changeAccess: (caller, id, change, options) =>
+      run("changeAccess", caller, async (audit) => {
+        await consentFirst(caller);
+        return changeAccess(owners(), caller, id, change, options, audit);
+      }),
     search: (caller, input) => run("search", caller, (audit) => search(retrieval, caller, input, audit)),
     answer: (caller, input) => run("answer", caller, (audit) => answer(retrieval, caller, input, audit)),
     streamAnswer: (caller, input) =>

@@ -45,7 +45,12 @@ export type AuditAction =
   | "remember"
   | "recall"
   | "note.share"
-  | "note.delete";
+  | "note.delete"
+  | "document.put"
+  | "document.delete"
+  | "document.access"
+  | "document.access.change"
+  | "prune";
 
 export async function recordAudit(auditLog: AuditLog, record: AuditRecord): Promise<void> {
   try {

@@ -31,6 +31,8 @@ export interface CliDeps {
   readonly openAuthorizer?: () => Promise<Authorizer>;
   /** The audit trail a command records in (default: the configured one, `openAuditTrail(config)`). */
   readonly openAuditTrail?: () => Promise<AuditTrail>;
+  /** The client mode's HTTP client (default: global fetch); tests pass the app's `request`. */
+  readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */
   readonly stop?: AbortSignal;
   /**

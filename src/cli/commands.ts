@@ -1,7 +1,9 @@
 /** The table of `clearance` subcommands. A new command is one file in src/cli and one entry here. */
+import { accessCommand } from "./access-command.ts";
 import { auditCommand } from "./audit-command.ts";
 import type { CliCommand } from "./command.ts";
 import { delegateCommand, undelegateCommand } from "./delegate-command.ts";
+import { deleteCommand } from "./delete-command.ts";
 import { demoCommand } from "./demo-command.ts";
 import { grantCommand } from "./grant-command.ts";
 import { ingestCommand } from "./ingest-command.ts";
@@ -15,6 +17,8 @@ export const commands: readonly CliCommand[] = [
   demoCommand,
   serveCommand,
   ingestCommand,
+  deleteCommand,
+  accessCommand,
   schemaCommand,
   grantCommand,
   revokeCommand,

@@ -32,7 +32,7 @@ import {
 
 const usage =
   "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] " +
-  "[--allow-any-relationships] [--allow-owner-change]";
+  "[--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]";
 
 const OPTION_HELP = [
   "--manifest <file>   the manifest (YAML) listing the documents, their owners and sections",
@@ -44,6 +44,8 @@ const OPTION_HELP = [
   "--allow-any-relationships  let the relationships file write on any entity, not only this manifest's",
   "                    documents and sections (teams, customers, collections: an operator's decision)",
   "--allow-owner-change        let the manifest give an existing document another owner",
+  "--prune             also delete the documents held in the manifest's collections that it no longer lists",
+  "--dry-run           print what would change (documents, chunks, relationships, pruned documents); write nothing",
   "Limits: INGEST_MAX_FILE_BYTES and INGEST_MAX_CHUNKS_PER_DOCUMENT.",
   "Stores and models come from the environment; see the README's configuration table.",
 ];
@@ -75,6 +77,7 @@ export const ingestCommand: CliCommand = {
         (() => openRuntime(loadConfig(deps.env ?? processEnvironment()), { readConsistency: "own-writes" }));
       const opened = await open();
       runtime = opened;
+      const started = performance.now();
       const report = await auditedCommand(deps, opened.config, "ingest", "ingest", async (audit) => {
         const changes: { op: string; target: string }[] = [];
         audit.changes = changes;
@@ -84,15 +87,24 @@ export const ingestCommand: CliCommand = {
           vectorStore: opened.vectorStore,
           embedder: opened.embedder,
           chunking: parsed.chunking,
-          onProgress: (document) => {
-            if (document.status !== "unchanged") {
+          onProgress: (document, position) => {
+            if (!parsed.dryRun && document.status !== "unchanged") {
               changes.push({
                 op: document.status === "failed" ? "ingest-failed" : "ingest",
                 target: `document:${document.id}`,
               });
             }
-            printProgress(document, deps);
+            printProgress(document, position, started, parsed.dryRun, deps);
           },
+          onPrune: (removal) => {
+            if (!parsed.dryRun) changes.push({ op: "prune", target: `document:${removal.id}` });
+            io.stdout(
+              `${parsed.dryRun ? "would prune" : "pruned"} ${removal.id} (${removal.chunks} chunks, ` +
+                `${removal.relationships.length} relationships)`,
+            );
+          },
+          prune: parsed.prune,
+          dryRun: parsed.dryRun,
           limits: opened.config.ingest,
           relationshipScope: parsed.allowAnyRelationships ? "any" : "manifest",
           allowOwnerChange: parsed.allowOwnerChange,
@@ -102,7 +114,7 @@ export const ingestCommand: CliCommand = {
                   allow: true,
                   confirm: async (change) => {
                     const confirmed = await confirmSchemaChange(change, parsed.yes, deps);
-                    if (confirmed) changes.push({ op: "schema.write", target: "schema" });
+                    if (confirmed && !parsed.dryRun) changes.push({ op: "schema.write", target: "schema" });
                     return confirmed;
                   },
                 },
@@ -110,7 +122,7 @@ export const ingestCommand: CliCommand = {
             : {}),
         });
       });
-      io.stdout(formatSummary(report));
+      io.stdout(`${parsed.dryRun ? "dry run, nothing written: " : ""}${formatSummary(report)}`);
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;
     } catch (error) {
       // A manifest error lists one problem per line.
@@ -147,11 +159,33 @@ async function confirmSchemaChange(change: SchemaChange, yes: boolean, deps: Cli
   return answer?.trim().toLowerCase() === "yes";
 }
 
-function printProgress(document: DocumentReport, deps: CliDeps): void {
+/**
+ * `[3/34] ingested help-x (4 chunks) 1.2s`: one plain line per document, whether or not stdout is a
+ * terminal, so logs in CI read the same as a person's screen. A dry run says what would change.
+ */
+function printProgress(
+  document: DocumentReport,
+  position: { readonly index: number; readonly total: number },
+  started: number,
+  dryRun: boolean,
+  deps: CliDeps,
+): void {
+  const step = `[${position.index + 1}/${position.total}]`;
+  const elapsed = `${((performance.now() - started) / 1000).toFixed(1)}s`;
   if (document.status === "failed") {
-    deps.io.stderr(`failed ${document.path}: ${document.error ?? "unknown error"}`);
-  } else {
-    deps.io.stdout(`${document.status} ${document.id} (${plural(document.chunks, "chunk")})`);
+    deps.io.stderr(`${step} failed ${document.path}: ${document.error ?? "unknown error"}`);
+    return;
+  }
+  const status = dryRun && document.status === "ingested" ? "would ingest" : document.status;
+  deps.io.stdout(`${step} ${status} ${document.id} (${plural(document.chunks, "chunk")}) ${elapsed}`);
+  const change = document.change;
+  if (dryRun && change && document.status === "ingested") {
+    deps.io.stdout(
+      `  chunks: +${change.chunksWritten} -${change.chunksRemoved}` +
+        (change.metadataUpdated > 0 ? `, metadata of ${change.metadataUpdated} updated in place` : ""),
+    );
+    for (const tuple of change.relationshipsRemoved) deps.io.stdout(`  - ${tuple}`);
+    for (const tuple of change.relationshipsAdded) deps.io.stdout(`  + ${tuple}`);
   }
 }
 
@@ -178,6 +212,8 @@ type IngestArgs =
       yes: boolean;
       allowAnyRelationships: boolean;
       allowOwnerChange: boolean;
+      prune: boolean;
+      dryRun: boolean;
     }
   | { problem: string }
   | { help: true };
@@ -191,6 +227,8 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
     yes?: boolean | undefined;
     "allow-any-relationships"?: boolean | undefined;
     "allow-owner-change"?: boolean | undefined;
+    prune?: boolean | undefined;
+    "dry-run"?: boolean | undefined;
     help?: boolean | undefined;
   };
   let positionals: string[];
@@ -205,6 +243,8 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
         yes: { type: "boolean" },
         "allow-any-relationships": { type: "boolean" },
         "allow-owner-change": { type: "boolean" },
+        prune: { type: "boolean" },
+        "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -247,5 +287,7 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
     yes: values.yes === true,
     allowAnyRelationships: values["allow-any-relationships"] === true,
     allowOwnerChange: values["allow-owner-change"] === true,
+    prune: values.prune === true,
+    dryRun: values["dry-run"] === true,
   };
 }

@@ -6,6 +6,10 @@ export const ERROR_CODES = [
   "BAD_REQUEST",
   /** A request body larger than the server accepts. */
   "PAYLOAD_TOO_LARGE",
+  /** An uploaded file of a type clearance does not read. */
+  "UNSUPPORTED_MEDIA_TYPE",
+  /** An uploaded file that does not parse (a corrupt PDF, text that is not UTF-8): nothing is written. */
+  "UNPROCESSABLE",
   "UNAUTHENTICATED",
   "FORBIDDEN",
   /** An agent in the token's delegation chain holds no live delegation (consent) from the user. */

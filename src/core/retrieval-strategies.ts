@@ -378,6 +378,38 @@ async function checkResources(
   });
 }
 
+/**
+ * Binds the passages returned to what was authorized (issue 14). A strategy decides resources and reads
+ * chunks at different moments, and a resource's verdict says nothing about which version of its content
+ * was read: a customer allowed `document:memo` under its new, help-center relationships could otherwise
+ * get the chunks of its old, executive version read a moment before (or, for pre-filter, read after the
+ * listing but before the change became visible). So, after the strategy: every passage's resource is
+ * checked again, *after* its chunk was read, and then every passage must still be stored.
+ *
+ * Why that suffices: ingest changes a document in the order narrow relationships, replace content, widen
+ * relationships (ingest.ts `applyOrderedChange`). While a version's chunks are stored, the relationships in
+ * force never admit anyone that version was not declared for. A chunk read before the check and still
+ * stored after it was stored at the check, so the check judged it under relationships of its own version.
+ * The one gap: content that goes away and comes back identical (the same chunk ids) within one query.
+ *
+ * Resolves the passages that pass, in order; `dropped` counts those that did not (a concurrent change).
+ */
+export async function confirmPassages(
+  scan: ScanContext,
+  passages: readonly ScoredChunk[],
+  store: { presentChunks(chunkIds: readonly string[]): Promise<ReadonlySet<string>> },
+): Promise<{ readonly passages: readonly ScoredChunk[]; readonly dropped: number }> {
+  if (passages.length === 0) return { passages, dropped: 0 };
+  const verdicts = new Map<string, boolean>();
+  await checkResources(scan.meter, scan.subjects, passages, verdicts);
+  const allowed = passages.filter((passage) => verdicts.get(passage.resource) === true);
+  const present = await upstream("vector-store", "the vector store failed", () =>
+    store.presentChunks(allowed.map((passage) => passage.id)),
+  );
+  const kept = allowed.filter((passage) => present.has(passage.id));
+  return { passages: kept, dropped: passages.length - kept.length };
+}
+
 /** `document:x` → the entity; anything else is a chunk the engine must not return (fail closed). */
 function parseResource(resource: string): { type: string; id: string } {
   const colon = resource.indexOf(":");

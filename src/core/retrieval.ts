@@ -21,7 +21,13 @@ import {
   createPrincipalEstimates,
   nextEstimate,
 } from "./retrieval-planner.ts";
-import { containerScope, preFilter, rankedScan, type ScanContext } from "./retrieval-strategies.ts";
+import {
+  confirmPassages,
+  containerScope,
+  preFilter,
+  rankedScan,
+  type ScanContext,
+} from "./retrieval-strategies.ts";
 import {
   DEFAULT_SCAN_BUDGET,
   type RetrievalRequest,
@@ -110,6 +116,11 @@ export interface RetrievalEngine {
 
 /** How long the store's chunk count is reused: it sizes estimates only. */
 const STORE_SIZE_TTL_MS = 5_000;
+/**
+ * How many times a retrieval starts again when a document changed under it (a passage failed its
+ * confirmation); after that it returns the confirmed passages, fewer than k.
+ */
+const CONFIRM_RETRIES = 2;
 
 export function createRetrievalEngine(options: RetrievalEngineOptions): RetrievalEngine {
   const deps: RetrievalPorts = options;
@@ -138,7 +149,7 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
     return chunks;
   }
 
-  async function retrieve(request: RetrievalRequest): Promise<RetrievalResult> {
+  async function retrieve(request: RetrievalRequest, attempt = 0): Promise<RetrievalResult> {
     const started = now();
     const meter = new RetrievalMeter(deps.authorizer, deps.vectorStore, now, request.precondition);
     let embedMs = 0;
@@ -199,10 +210,15 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
     // Nothing leaves the engine before the precondition (consent) passed.
     await meter.settled();
     costs.learn(meter.observations);
+    const confirmed = await confirmPassages(scan, outcome.passages, deps.vectorStore);
     const elapsedMs = now() - started;
     estimates.set(key, nextEstimate(estimate, outcome, plan, elapsedMs));
+    if (confirmed.dropped > 0 && attempt < CONFIRM_RETRIES) {
+      // A document changed under this query: ask again, against the new state.
+      return retrieve(request, attempt + 1);
+    }
     return {
-      passages: outcome.passages,
+      passages: confirmed.passages,
       stats: {
         strategy: plan,
         chosenBy: setting === "adaptive" ? "adaptive" : "configuration",
@@ -210,15 +226,15 @@ export function createRetrievalEngine(options: RetrievalEngineOptions): Retrieva
         candidates: meter.candidates,
         authzCalls: meter.authzCalls,
         authzRounds: meter.authzRounds,
-        withheld: outcome.withheld,
+        withheld: outcome.withheld + confirmed.dropped,
         ...(outcome.readableResources === undefined ? {} : { readableResources: outcome.readableResources }),
-        returned: outcome.passages.length,
+        returned: confirmed.passages.length,
         timingsMs: { authorize: meter.authorizeMs, embed: embedMs, search: meter.searchMs, total: elapsedMs },
       },
     };
   }
 
-  return { setting, ranking, retrieve };
+  return { setting, ranking, retrieve: (request) => retrieve(request) };
 }
 
 function principalKey(principal: Principal): string {

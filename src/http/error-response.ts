@@ -6,6 +6,8 @@ import type { ErrorCode } from "../core/errors.ts";
 export const STATUS_BY_CODE = {
   BAD_REQUEST: 400,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNPROCESSABLE: 422,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   CONSENT_REQUIRED: 403,

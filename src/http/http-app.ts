@@ -21,6 +21,7 @@ import { registerDelegationRoutes } from "./routes/delegation-routes.ts";
 import { registerDocumentsRoute } from "./routes/documents-route.ts";
 import { registerMcpRoutes } from "./routes/mcp-routes.ts";
 import { registerMemoryRoutes } from "./routes/memory-routes.ts";
+import { registerOwnerRoutes } from "./routes/owner-routes.ts";
 import {
   announceResourceMetadata,
   type ProtectedResourceOptions,
@@ -41,6 +42,8 @@ export interface HttpAppDeps {
   readonly metrics: Metrics;
   /** Demo mode publishes the key set its tokens are signed with. */
   readonly jwks?: { readonly keys: readonly object[] };
+  /** The largest document an owner may upload (INGEST_MAX_FILE_BYTES; default 10 MiB). */
+  readonly maxUploadBytes?: number;
   /** Origins whose pages may call `/v1/*` from a browser (none by default). */
   readonly corsAllowedOrigins?: readonly string[];
   /** The chat widget, the staff console and, in demo mode, demo tokens for the console. */
@@ -63,24 +66,33 @@ export function createHttpApp(deps: HttpAppDeps): App {
   app.use("*", requestIds());
   app.use("*", requestLog(deps.logger));
   app.use("*", requestMetrics(deps.metrics));
+  const maxUploadBytes = deps.maxUploadBytes ?? 10 * 1024 * 1024;
+  const requestLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
+  });
+  // An owner's upload carries a document: up to the file limit, plus room for its entry and the framing.
+  const uploadLimit = bodyLimit({
+    maxSize: maxUploadBytes + MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `the file exceeds ${maxUploadBytes} bytes`),
+  });
   app.use("*", announceResourceMetadata(protectedResource));
   // Before authentication: a preflight carries no token.
   app.use("/v1/*", corsForOrigins(deps.corsAllowedOrigins ?? []));
   for (const path of ["/v1/*", "/mcp"]) {
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: (c) =>
-          errorResponse(c, "PAYLOAD_TOO_LARGE", `the request body exceeds ${MAX_BODY_BYTES} bytes`),
-      }),
-    );
+    app.use(path, (c, next) => {
+      const upload =
+        (c.req.method === "POST" && c.req.path === "/v1/documents") ||
+        (c.req.method === "PUT" && c.req.path.startsWith("/v1/documents/"));
+      return (upload ? uploadLimit : requestLimit)(c, next);
+    });
     app.use(path, authenticate(deps.tokenVerifier));
   }
 
   registerPublicRoutes(app, { application: deps.application, ...(deps.jwks ? { jwks: deps.jwks } : {}) });
   registerRetrievalRoutes(app, deps.application, deps.limits);
   registerDocumentsRoute(app, deps.application);
+  registerOwnerRoutes(app, deps.application, { maxFileBytes: maxUploadBytes });
   registerAuditRoute(app, deps.application);
   if (deps.web) registerWebRoutes(app, deps.web);
   registerDelegationRoutes(app, deps.application);

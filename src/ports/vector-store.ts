@@ -1,4 +1,4 @@
-import type { Chunk, EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
+import type { Chunk, ChunkMetadata, EmbeddedChunk, ScoredChunk } from "../core/chunk.ts";
 import type { LexicalQuery } from "../core/lexical.ts";
 
 export interface VectorSearchRequest {
@@ -51,6 +51,20 @@ export interface VectorStore {
    * Every chunk must belong to `documentId`. Replacing with the same chunks changes nothing.
    */
   replaceDocument(documentId: string, chunks: readonly EmbeddedChunk[]): Promise<void>;
+
+  /**
+   * Sets the ACL metadata (collection, owner, customer) of every chunk of `documentId` in place, without
+   * touching text or vectors (an access change needs no re-embedding); resolves how many chunks it
+   * changed. Resolves only once a search sees the new metadata (Qdrant: `wait: true`). Metadata only
+   * narrows what the container pre-filter considers; the authorizer still decides every chunk.
+   */
+  updateDocumentMetadata(documentId: string, metadata: ChunkMetadata): Promise<number>;
+
+  /**
+   * Which of `chunkIds` are stored now. The retrieval engine asks it after authorizing its passages, so a
+   * passage of a version replaced or deleted meanwhile is never returned.
+   */
+  presentChunks(chunkIds: readonly string[]): Promise<ReadonlySet<string>>;
 
   /** Removes every chunk of `documentId`; resolves how many were removed (0 when it had none). */
   deleteDocument(documentId: string): Promise<number>;

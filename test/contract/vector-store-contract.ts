@@ -83,6 +83,19 @@ function makeDocument(
   return specs.map((spec, ordinal) => makeChunk(documentId, ordinal, spec, metadata));
 }
 
+function cosineOf(vector: Float32Array, query: readonly number[]): number {
+  let dot = 0;
+  let a = 0;
+  let b = 0;
+  query.forEach((q, i) => {
+    const v = vector[i] ?? 0;
+    dot += v * q;
+    a += v * v;
+    b += q * q;
+  });
+  return a === 0 || b === 0 ? 0 : dot / Math.sqrt(a * b);
+}
+
 /** What the port hands back for a stored chunk: every field but the vector. */
 function withoutVector(chunk: EmbeddedChunk): Omit<EmbeddedChunk, "vector"> {
   const { vector: _vector, ...rest } = chunk;
@@ -837,6 +850,44 @@ export function describeVectorStoreContract(
       await load(store, sampleCorpus());
       for (const offset of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
         await expectAppError(search(store, [1, 0, 0, 0], { k: 3, offset }), "BAD_REQUEST");
+    });
+
+    it("updates a document's metadata in place: same vectors and text, searches by the new containers only", async () => {
+      const store = await openStore();
+      const corpus = sampleCorpus();
+      await load(store, corpus);
+      const alpha = corpus.get("alpha") as EmbeddedChunk[];
+      const before = await store.documentChunks("alpha");
+      const moved: ChunkMetadata = { collection: "moved", owner: "user:carol", customer: "cust-9" };
+
+      expect(await store.updateDocumentMetadata("alpha", moved)).toBe(alpha.length);
+      const after = await store.documentChunks("alpha");
+      expect(after).toEqual(before.map((chunk) => ({ ...chunk, metadata: moved })));
+      for (const keys of [["collection:moved"], ["customer:cust-9"], ["owner:user:carol"]]) {
+        const found = await search(store, [1, 0, 0, 0], { k: 100, containers: new Set(keys) });
+        expect(found.map((hit) => hit.id).sort()).toEqual(alpha.map((chunk) => chunk.id).sort());
+      }
+      const old = await search(store, [1, 0, 0, 0], { k: 100, containers: new Set(["document:alpha"]) });
+      expect(old.map((hit) => hit.id).sort()).toEqual(alpha.map((chunk) => chunk.id).sort());
+      // The vectors did not change: the same query scores the same.
+      const scored = await search(store, [1, 0, 0, 0], { k: 100, resources: new Set(["document:alpha"]) });
+      for (const hit of scored) {
+        const original = alpha.find((chunk) => chunk.id === hit.id) as EmbeddedChunk;
+        expect(hit.score).toBeCloseTo(cosineOf(original.vector, [1, 0, 0, 0]), 5);
+      }
+      expect(await store.updateDocumentMetadata("alpha", moved)).toBe(0);
+      expect(await store.updateDocumentMetadata("never-written", moved)).toBe(0);
+    });
+
+    it("says which chunk ids are stored now", async () => {
+      const store = await openStore();
+      const all = await load(store, sampleCorpus());
+      const ids = all.map((chunk) => chunk.id);
+      expect([...(await store.presentChunks([...ids, "nope"]))].sort()).toEqual([...ids].sort());
+      await store.deleteDocument("gamma");
+      const left = all.filter((chunk) => chunk.documentId !== "gamma").map((chunk) => chunk.id);
+      expect([...(await store.presentChunks(ids))].sort()).toEqual(left.sort());
+      expect((await store.presentChunks([])).size).toBe(0);
     });
 
     it("deletes a document's chunks, leaves the others, and counts 0 for an absent document", async () => {

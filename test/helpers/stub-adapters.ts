@@ -78,6 +78,8 @@ export function overridingVectorStore(inner: VectorStore, overrides: Partial<Vec
   return {
     replaceDocument: (documentId, chunks) => inner.replaceDocument(documentId, chunks),
     deleteDocument: (documentId) => inner.deleteDocument(documentId),
+    updateDocumentMetadata: (documentId, metadata) => inner.updateDocumentMetadata(documentId, metadata),
+    presentChunks: (chunkIds) => inner.presentChunks(chunkIds),
     search: (request) => inner.search(request),
     listDocuments: () => inner.listDocuments(),
     documentChunks: (documentId) => inner.documentChunks(documentId),

@@ -1,4 +1,4 @@
-import type { Chunk, EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
+import type { Chunk, ChunkMetadata, EmbeddedChunk, ScoredChunk } from "../../core/chunk.ts";
 import { AppError } from "../../core/errors.ts";
 import { checkLexicalQuery } from "../../core/lexical.ts";
 import type { VectorSearchRequest, VectorStore } from "../../ports/vector-store.ts";
@@ -76,6 +76,34 @@ class EmbeddedVectorStore implements VectorStore {
       this.directory?.append(record);
       this.index.replace(documentId, content);
     });
+  }
+
+  /** A replace with the same vectors and new metadata: one journal record, so a crash keeps all or none. */
+  async updateDocumentMetadata(documentId: string, metadata: ChunkMetadata): Promise<number> {
+    this.assertOpen();
+    const fresh: ChunkMetadata = Object.freeze({
+      collection: metadata.collection,
+      owner: metadata.owner,
+      ...(metadata.customer === undefined ? {} : { customer: metadata.customer }),
+    });
+    return this.write(() => {
+      const current = this.index.documentContent(documentId);
+      if (current === undefined) return 0;
+      const content = {
+        chunks: current.chunks.map((chunk) => Object.freeze({ ...chunk, metadata: fresh })),
+        vectors: current.vectors,
+      };
+      if (this.index.holds(documentId, content)) return 0;
+      this.directory?.append({ seq: this.nextSeq(), op: "replace", documentId, content });
+      this.index.replace(documentId, content);
+      return content.chunks.length;
+    });
+  }
+
+  async presentChunks(chunkIds: readonly string[]): Promise<ReadonlySet<string>> {
+    this.assertOpen();
+    this.refresh();
+    return new Set(chunkIds.filter((id) => this.index.hasChunk(id)));
   }
 
   async deleteDocument(documentId: string): Promise<number> {

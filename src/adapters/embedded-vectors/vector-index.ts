@@ -160,6 +160,22 @@ export class VectorIndex {
     return slot === undefined ? undefined : this.slotChunk[slot]?.documentId;
   }
 
+  hasChunk(chunkId: string): boolean {
+    return this.chunkSlot.has(chunkId);
+  }
+
+  /** The document's chunks and their vectors (a copy), as `replace` takes them; undefined without any. */
+  documentContent(documentId: string): DocumentContent | undefined {
+    const slots = this.documents.get(documentId);
+    if (!slots || slots.length === 0) return undefined;
+    const dims = this.dimensions;
+    const vectors = new Float32Array(slots.length * dims);
+    slots.forEach((slot, i) => {
+      vectors.set(this.vectors.subarray(slot * this.stride, slot * this.stride + dims), i * dims);
+    });
+    return { chunks: slots.map((slot) => this.slotChunk[slot] as StoredChunk), vectors };
+  }
+
   hasDocument(documentId: string): boolean {
     return this.documents.has(documentId);
   }

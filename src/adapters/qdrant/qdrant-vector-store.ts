@@ -269,6 +269,63 @@ class QdrantVectorStore implements VectorStore {
     );
   }
 
+  /**
+   * A payload update (`set_payload`, `wait: true`), one call per resource of the document since each
+   * chunk's `acl` names its own resource; no vector is sent or recomputed. Not atomic across the calls:
+   * in between, some chunks carry the old metadata, which only makes the container pre-filter miss them
+   * (never admit them: the authorizer decides every candidate).
+   */
+  async updateDocumentMetadata(documentId: string, metadata: ChunkMetadata): Promise<number> {
+    const chunks = await this.documentChunks(documentId);
+    const byResource = new Map<string, Chunk[]>();
+    for (const chunk of chunks) {
+      const group = byResource.get(chunk.resource) ?? [];
+      group.push(chunk);
+      byResource.set(chunk.resource, group);
+    }
+    let changed = 0;
+    for (const [resource, group] of byResource) {
+      const stale = group.filter((chunk) => !sameMetadata(chunk.metadata, metadata));
+      if (stale.length === 0) continue;
+      await this.call("updating chunk metadata", () =>
+        this.client.setPayload(this.options.collection, {
+          wait: true,
+          points: stale.map((chunk) => pointId(chunk.id)),
+          payload: {
+            collection: metadata.collection,
+            owner: metadata.owner,
+            customer: metadata.customer ?? null,
+            acl: [aclResource(resource), ...containerKeys({ documentId, metadata })],
+          },
+        }),
+      );
+      changed += stale.length;
+    }
+    return changed;
+  }
+
+  async presentChunks(chunkIds: readonly string[]): Promise<ReadonlySet<string>> {
+    if (chunkIds.length === 0) return new Set();
+    const points = await this.call("reading chunks by id", () =>
+      this.client.retrieve(this.options.collection, {
+        ids: chunkIds.map(pointId),
+        with_payload: ["chunk_id", "tenant_id"],
+        with_vector: false,
+      }),
+    );
+    const parsed = this.parse(
+      z.array(z.object({ payload: z.object({ chunk_id: z.string(), tenant_id: z.string() }) })),
+      points,
+      "a read by id",
+    );
+    const wanted = new Set(chunkIds);
+    return new Set(
+      parsed
+        .filter((point) => point.payload.tenant_id === this.tenantId && wanted.has(point.payload.chunk_id))
+        .map((point) => point.payload.chunk_id),
+    );
+  }
+
   async deleteDocument(documentId: string): Promise<number> {
     const filter = { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] };
     const counted = await this.countPoints("counting a document's chunks", filter);
@@ -600,6 +657,12 @@ function aclResource(resource: string): string {
 /** A Set, as the port says: a string or an array would iterate, but not as the caller meant. */
 function checkSet(set: ReadonlySet<string> | undefined, name: "resources" | "containers"): void {
   if (set !== undefined && !(set instanceof Set)) throw new AppError("BAD_REQUEST", `${name} must be a Set`);
+}
+
+function sameMetadata(a: ChunkMetadata, b: ChunkMetadata): boolean {
+  return (
+    a.collection === b.collection && a.owner === b.owner && (a.customer ?? null) === (b.customer ?? null)
+  );
 }
 
 function compareIds(a: string, b: string): number {

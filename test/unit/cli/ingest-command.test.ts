@@ -65,9 +65,9 @@ describe("clearance ingest", () => {
     );
     expect(io.out).toContain("    + permission view: document.view and audience");
     expect(io.out.slice(-4)).toEqual([
-      expect.stringMatching(/^ingested ops-handbook \(\d+ chunks\)$/),
-      "ingested branch-notes (1 chunk)",
-      expect.stringMatching(/^ingested credit-report \(\d+ chunks\)$/),
+      expect.stringMatching(/^\[1\/3\] ingested ops-handbook \(\d+ chunks\) \d+\.\ds$/),
+      expect.stringMatching(/^\[2\/3\] ingested branch-notes \(1 chunk\) \d+\.\ds$/),
+      expect.stringMatching(/^\[3\/3\] ingested credit-report \(\d+ chunks\) \d+\.\ds$/),
       expect.stringMatching(/^3 documents: 3 ingested, 0 unchanged, 0 failed; \d+ chunks; 18 relationships$/),
     ]);
     expect(code).toBe(0);
@@ -89,7 +89,9 @@ describe("clearance ingest", () => {
         openRuntime: async () => runtime,
       },
     );
-    expect(io.err).toEqual(["failed documents/x.pdf: encrypted (needs a password)"]);
+    expect(io.err).toEqual([
+      expect.stringMatching(/^\[\d\/\d\] failed documents\/x\.pdf: encrypted \(needs a password\)$/),
+    ]);
     expect(io.out.at(-1)).toMatch(
       /^4 documents: 3 ingested, 0 unchanged, 1 failed; \d+ chunks; 18 relationships$/,
     );
@@ -132,9 +134,9 @@ describe("clearance ingest", () => {
     const second = captureIo();
     expect(await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], { io: second, env })).toBe(0);
     expect(second.out.slice(0, 3)).toEqual([
-      expect.stringMatching(/^unchanged ops-handbook \(\d+ chunks\)$/),
-      "unchanged branch-notes (1 chunk)",
-      expect.stringMatching(/^unchanged credit-report \(\d+ chunks\)$/),
+      expect.stringMatching(/^\[1\/3\] unchanged ops-handbook \(\d+ chunks\) \d+\.\ds$/),
+      expect.stringMatching(/^\[2\/3\] unchanged branch-notes \(1 chunk\) \d+\.\ds$/),
+      expect.stringMatching(/^\[3\/3\] unchanged credit-report \(\d+ chunks\) \d+\.\ds$/),
     ]);
     expect(second.out.at(-1)).toMatch(
       /^3 documents: 0 ingested, 3 unchanged, 0 failed; \d+ chunks; 18 relationships$/,
@@ -192,7 +194,7 @@ describe("clearance ingest", () => {
     expect(code).toBe(2);
     expect(io.err[0]).toContain(problem);
     expect(io.err[1]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
     );
     expect(opened).toBe(false);
   });
@@ -201,7 +203,7 @@ describe("clearance ingest", () => {
     const io = captureIo();
     expect(await main(["ingest", "--help"], { io })).toBe(0);
     expect(io.out[0]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
     );
     expect(io.out.join("\n")).toContain("--chunk-overlap N");
     const help = captureIo();

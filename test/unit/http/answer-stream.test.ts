@@ -246,16 +246,25 @@ describe("re-check before citing", () => {
     const response = await postJson(served.app, "/v1/answer", { query: QUESTION, k: 5 }, token);
     const body = (await response.json()) as { citations: unknown[] };
     expect(response.status).toBe(200);
-    // pre-filter lists, with the agent's consent checked beside its first lookup (one item); the one
-    // bulk round after the model is the re-check: 2 subjects per cited resource.
-    expect(seen).toEqual([1, 2 * body.citations.length]);
+    // pre-filter lists, with the agent's consent checked beside its first lookup (one item), then confirms
+    // the passages it read (one round); the one bulk round after the model is the re-check: 2 subjects per
+    // cited resource.
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toBe(1);
+    expect(seen[2]).toBe(2 * body.citations.length);
   });
 
   it("fails (503), never answers, when the re-check cannot decide", async () => {
     const bank = await createSmallBank();
+    // Each request makes two bulk checks: retrieval confirms its passages, then the re-check after the
+    // model. The second of each pair cannot decide.
+    let calls = 0;
     const undecided = overridingAuthorizer(bank.authorizer, {
-      checkMany: async (requests) =>
-        requests.map(() => ({ failed: new AppError("DEPTH_EXCEEDED", "too deep") })),
+      checkMany: async (requests) => {
+        calls += 1;
+        if (calls % 2 === 1) return bank.authorizer.checkMany(requests);
+        return requests.map(() => ({ failed: new AppError("DEPTH_EXCEEDED", "too deep") }));
+      },
     });
     const served = await createSmallBank({
       backing: bank.authorizer,

@@ -186,6 +186,35 @@ describe("ingestManifest", () => {
     );
   });
 
+  it("moves a document to another collection without embedding: relationships and chunk metadata in place", async () => {
+    await ingest();
+    const before = await vectorStore.documentChunks("branch-notes");
+    const calls = embedder.batches.length;
+    await editManifest((text) =>
+      text.replace(
+        "    title: Branch notes\n    collection: handbooks\n",
+        "    title: Branch notes\n    collection: reports\n",
+      ),
+    );
+    const report = await ingest();
+    const notes = report.documents.find((document) => document.id === "branch-notes");
+    expect(notes).toMatchObject({
+      status: "ingested",
+      change: {
+        chunksWritten: 0,
+        chunksRemoved: 0,
+        metadataUpdated: 1,
+        relationshipsRemoved: ["document:branch-notes#collection@collection:handbooks"],
+        relationshipsAdded: ["document:branch-notes#collection@collection:reports"],
+      },
+    });
+    expect(embedder.batches.length).toBe(calls);
+    const after = await vectorStore.documentChunks("branch-notes");
+    expect(after.map((chunk) => chunk.id)).toEqual(before.map((chunk) => chunk.id));
+    expect(after.map((chunk) => chunk.metadata.collection)).toEqual(["reports"]);
+    expect((await ingest()).documents.every((document) => document.status === "unchanged")).toBe(true);
+  });
+
   it("keeps relationships the relationships file declares on a listed document", async () => {
     await writeFile(
       path.join(dir, "relationships.yaml"),
@@ -340,20 +369,20 @@ describe("ingestManifest", () => {
       );
       const report = await ingest({
         vectorStore: withFailingReplace(vectorStore, () => true),
-        // The sync's delete of the old viewer succeeds; the undo's delete of the new one fails.
+        // The narrowing delete of the old viewer succeeds; writing it back after the chunk write fails fails.
         authorizer: withFailingWrites(authorizer, {
-          failDelete: (filters) => filters.tuples?.subject?.type === "team",
+          failWrite: (data) => (data.tuples ?? []).some((t) => t.subject.type === "agent"),
         }),
       });
       expect(report.documents[0]?.status).toBe("failed");
       expect(report.documents[0]?.error).toBe(
         "writing the chunks failed (the vector store is down (on purpose)), and restoring the previous relationships " +
-          "failed too (the authorizer is down (on purpose)): the authorizer may hold this document's new " +
-          "relationships; run ingest again",
+          "failed too (the authorizer is down (on purpose)): the document is readable by fewer principals than " +
+          "declared; run ingest again",
       );
     });
 
-    it("leaves the vector store untouched, and the tuples as they were, when the tuple write fails", async () => {
+    it("leaves the new chunks under the narrowed tuples when the widening write fails, and the next run completes it", async () => {
       await ingest();
       const chunksBefore = await vectorStore.documentChunks("ops-handbook");
       await editManifest((text) =>
@@ -365,7 +394,7 @@ describe("ingestManifest", () => {
       );
       let failures = 0;
       const failing = withFailingWrites(authorizer, {
-        // The sync's write of the new viewer fails; the restore of the deleted one goes through.
+        // The write of the new viewer, which comes after the chunks, fails.
         failWrite: (data) => {
           const fail =
             failures === 0 &&
@@ -377,13 +406,22 @@ describe("ingestManifest", () => {
         },
       });
       const report = await ingest({ authorizer: failing });
-      expect(report.documents[0]).toMatchObject({
-        status: "failed",
-        error: "the authorizer is down (on purpose)",
-      });
+      expect(report.documents[0]).toMatchObject({ status: "failed" });
+      expect(report.documents[0]?.error).toMatch(/^the authorizer is down \(on purpose\) \(the new chunks/);
       expect(failures).toBe(1);
-      expect(await tuplesOf("ops-handbook", ["ops-legal-hold"])).toEqual(HANDBOOK_TUPLES);
-      expect(await vectorStore.documentChunks("ops-handbook")).toEqual(chunksBefore);
+      // Narrowed: neither the old viewer (deleted before the chunks changed) nor the new one (not yet written).
+      expect(await tuplesOf("ops-handbook", ["ops-legal-hold"])).toEqual(
+        HANDBOOK_TUPLES.filter((t) => !t.includes("agent:support-assistant")),
+      );
+      expect(await vectorStore.documentChunks("ops-handbook")).not.toEqual(chunksBefore);
+      expect(await canView("document:ops-handbook", "agent:support-assistant")).toBe(false);
+
+      const again = await ingest();
+      expect(again.documents[0]?.status).toBe("ingested");
+      expect(again.documents[0]?.change).toMatchObject({
+        chunksWritten: 0,
+        relationshipsAdded: ["document:ops-handbook#viewer@team:ops#member"],
+      });
     });
 
     it("leaves everything as it was when a stale tuple cannot be deleted", async () => {
