@@ -18,9 +18,15 @@
  * alone keeps matching the `resource` field. Points written before `acl` existed have none, so a search
  * with `containers` never returns them (fail closed: they are missed, never leaked); re-ingesting their
  * documents writes it. Whatever Qdrant answers, every result is checked against the requested scope again.
+ *
+ * Reads on the request path (search, retrieve by id, count) go through `undici.request` on a keep-alive
+ * agent of the store's own, not through the client: the client sends them with `fetch`, and on loopback a
+ * `fetch` to Qdrant whose answer spans more than a couple of kilobytes (a page of passages) waits about
+ * 40 ms for a delayed acknowledgement, each time: 20 times the search itself (see bench/results/retrieval.md).
  */
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
+import { Agent, request } from "undici";
 import { z } from "zod";
 import {
   type Chunk,
@@ -109,7 +115,7 @@ export async function createQdrantVectorStore(options: QdrantVectorStoreOptions)
     timeout: timeoutMs,
     checkCompatibility: false,
   });
-  const store = new QdrantVectorStore(client, options, timeoutMs);
+  const store = new QdrantVectorStore(client, new QdrantReads(options), options, timeoutMs);
   await store.ensureCollection();
   return store;
 }
@@ -128,6 +134,7 @@ class QdrantVectorStore implements VectorStore {
 
   constructor(
     private readonly client: QdrantClient,
+    private readonly reads: QdrantReads,
     private readonly options: QdrantVectorStoreOptions,
     private readonly timeoutMs: number,
   ) {
@@ -346,16 +353,21 @@ class QdrantVectorStore implements VectorStore {
         const withPayload = margin === 1;
         const from = Math.max(0, offset - margin);
         const limit = offset + k + margin - from;
-        const response = await this.call("searching", () =>
-          this.client.query(this.options.collection, {
-            consistency: this.cluster.readConsistency,
-            query,
-            limit,
-            offset: from,
-            filter,
-            params: { exact: true },
-            with_payload: withPayload ? true : ["chunk_id"],
-          }),
+        const response = await this.call("searching", (signal) =>
+          this.reads.post(
+            "points/query",
+            {
+              query,
+              limit,
+              offset: from,
+              filter,
+              params: { exact: true },
+              with_payload: withPayload ? true : ["chunk_id"],
+              with_vector: false,
+            },
+            this.cluster.readConsistency,
+            signal,
+          ),
         );
         const points = withPayload
           ? this.parse(z.object({ points: z.array(scoredPointSchema) }), response, "a search").points
@@ -396,13 +408,13 @@ class QdrantVectorStore implements VectorStore {
     inScope: (chunk: Omit<ScoredChunk, "score">) => boolean,
   ): Promise<ScoredChunk[] | undefined> {
     if (page.length === 0) return [];
-    const response = await this.call("reading a page of chunks", () =>
-      this.client.retrieve(this.options.collection, {
-        consistency: this.cluster.readConsistency,
-        ids: page.map((point) => point.id),
-        with_payload: true,
-        with_vector: false,
-      }),
+    const response = await this.call("reading a page of chunks", (signal) =>
+      this.reads.post(
+        "points",
+        { ids: page.map((point) => point.id), with_payload: true, with_vector: false },
+        this.cluster.readConsistency,
+        signal,
+      ),
     );
     const read = this.parse(z.array(idPointSchema), response, "a read of chunks by id");
     const byId = new Map(read.map((point) => [String(point.id), point.payload]));
@@ -446,7 +458,9 @@ class QdrantVectorStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    await this.reads.close();
   }
 
   private async scrollAll(
@@ -487,19 +501,10 @@ class QdrantVectorStore implements VectorStore {
 
   /** An exact count at the store's read consistency (the client's own `count` cannot pass one). */
   private async countPoints(what: string, filter: { must: object[] }): Promise<{ count: number }> {
-    const response = await this.call(what, () =>
-      this.client.api().countPoints({
-        collection_name: this.options.collection,
-        consistency: this.cluster.readConsistency,
-        filter,
-        exact: true,
-      }),
+    const response = await this.call(what, (signal) =>
+      this.reads.post("points/count", { filter, exact: true }, this.cluster.readConsistency, signal),
     );
-    return this.parse(
-      z.object({ result: z.object({ count: z.number().int().nonnegative() }) }),
-      response.data,
-      "a count",
-    ).result;
+    return this.parse(z.object({ count: z.number().int().nonnegative() }), response, "a count");
   }
 
   /**
@@ -550,18 +555,22 @@ class QdrantVectorStore implements VectorStore {
     return parsed.data;
   }
 
-  /** One call with the store's deadline; any failure is UPSTREAM_UNAVAILABLE naming what was being done. */
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * One call with the store's deadline; any failure is UPSTREAM_UNAVAILABLE naming what was being done. The
+   * signal aborts a read made through `reads` at the deadline (the client's calls end by its own timeout).
+   */
+  private async call<T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
+    const abort = new AbortController();
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError("UPSTREAM_UNAVAILABLE", `Qdrant did not answer ${what} in time`)),
-        this.timeoutMs,
-      );
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new AppError("UPSTREAM_UNAVAILABLE", `Qdrant did not answer ${what} in time`));
+      }, this.timeoutMs);
     });
     try {
-      return await Promise.race([run(), deadline]);
+      return await Promise.race([run(abort.signal), deadline]);
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw new AppError("UPSTREAM_UNAVAILABLE", `Qdrant failed ${what}`, { cause: error });
@@ -572,6 +581,50 @@ class QdrantVectorStore implements VectorStore {
 
   private assertOpen(): void {
     if (this.closed) throw new AppError("UPSTREAM_UNAVAILABLE", "the Qdrant vector store is closed");
+  }
+}
+
+/**
+ * Qdrant's read endpoints over `undici.request` (see the module's note on `fetch`): POST a JSON body to
+ * `/collections/<collection>/<path>?consistency=…`, resolve the answer's `result`. A status other than 200,
+ * or a body that is not JSON, throws (the caller maps it to UPSTREAM_UNAVAILABLE).
+ */
+class QdrantReads {
+  private readonly agent = new Agent({ connections: 25, keepAliveTimeout: 10_000 });
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(options: QdrantVectorStoreOptions) {
+    this.base = `${options.url.replace(/\/+$/, "")}/collections/${encodeURIComponent(options.collection)}/`;
+    this.headers = {
+      "content-type": "application/json",
+      ...(options.apiKey === undefined ? {} : { "api-key": options.apiKey }),
+    };
+  }
+
+  async post(
+    path: string,
+    body: object,
+    consistency: number | string,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const url = `${this.base}${path}?consistency=${encodeURIComponent(String(consistency))}`;
+    const response = await request(url, {
+      method: "POST",
+      headers: this.headers,
+      body: JSON.stringify(body),
+      dispatcher: this.agent,
+      signal,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      throw new Error(`Qdrant answered ${path} with HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+    }
+    return (JSON.parse(text) as { result?: unknown }).result;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
   }
 }
 
