@@ -232,11 +232,12 @@ async function buildStore(
   }
   const started = performance.now();
   let next = 0;
+  let stored = 0;
   const writer = async (): Promise<void> => {
     while (next < documents.length) {
       const chunks = documents[next++] as EmbeddedChunk[];
       await store.replaceDocument((chunks[0] as EmbeddedChunk).documentId, chunks);
-      if (next % 2_000 === 0) console.log(`  ${name}: stored ${next} of ${documents.length} documents`);
+      if (++stored % 2_000 === 0) console.log(`  ${name}: stored ${stored} of ${documents.length} documents`);
     }
   };
   await Promise.all(Array.from({ length: name === "qdrant" ? WRITES_IN_FLIGHT : 1 }, writer));

@@ -19,10 +19,11 @@
  * with `containers` never returns them (fail closed: they are missed, never leaked); re-ingesting their
  * documents writes it. Whatever Qdrant answers, every result is checked against the requested scope again.
  *
- * Reads on the request path (search, retrieve by id, count) go through `undici.request` on a keep-alive
- * agent of the store's own, not through the client: the client sends them with `fetch`, and on loopback a
- * `fetch` to Qdrant whose answer spans more than a couple of kilobytes (a page of passages) waits about
- * 40 ms for a delayed acknowledgement, each time: 20 times the search itself (see bench/results/retrieval.md).
+ * Point reads and writes (search, retrieve by id, count, upsert, delete) go through `undici.request` on a
+ * keep-alive agent of the store's own, not through the client: the client sends them with `fetch`, and a
+ * `fetch` to Qdrant carrying more than a couple of kilobytes (a page of passages, a batch of vectors) waits
+ * about 40 ms on loopback, each time: 20 times the search itself (measured by bench:retrieval). The client
+ * keeps the collection calls (create, inspect, index), made once at start.
  */
 import { createHash } from "node:crypto";
 import { QdrantClient } from "@qdrant/js-client-rest";
@@ -115,7 +116,7 @@ export async function createQdrantVectorStore(options: QdrantVectorStoreOptions)
     timeout: timeoutMs,
     checkCompatibility: false,
   });
-  const store = new QdrantVectorStore(client, new QdrantReads(options), options, timeoutMs);
+  const store = new QdrantVectorStore(client, new QdrantHttp(options), options, timeoutMs);
   await store.ensureCollection();
   return store;
 }
@@ -134,7 +135,7 @@ class QdrantVectorStore implements VectorStore {
 
   constructor(
     private readonly client: QdrantClient,
-    private readonly reads: QdrantReads,
+    private readonly http: QdrantHttp,
     private readonly options: QdrantVectorStoreOptions,
     private readonly timeoutMs: number,
   ) {
@@ -146,7 +147,11 @@ class QdrantVectorStore implements VectorStore {
       readConsistency: options.readConsistency ?? 1,
     };
     this.intersects = this.cluster.readConsistency !== 1;
+    this.readParams = { consistency: String(this.cluster.readConsistency) };
   }
+
+  /** The query string of every read: the configured read consistency. */
+  private readonly readParams: Readonly<Record<string, string>>;
 
   /**
    * Creates the collection and its payload indexes when missing; refuses one of another vector size. Only
@@ -252,27 +257,37 @@ class QdrantVectorStore implements VectorStore {
     }
     for (let start = 0; start < chunks.length; start += this.batchSize) {
       const batch = chunks.slice(start, start + this.batchSize);
-      await this.call("writing chunks", () =>
-        this.client.upsert(this.options.collection, {
-          wait: true,
-          points: batch.map((chunk) => ({
-            id: pointId(chunk.id),
-            vector: Array.from(chunk.vector),
-            payload: this.payloadOf(chunk),
-          })),
-        }),
+      await this.call("writing chunks", (signal) =>
+        this.http.send(
+          "PUT",
+          "points",
+          {
+            points: batch.map((chunk) => ({
+              id: pointId(chunk.id),
+              vector: Array.from(chunk.vector),
+              payload: this.payloadOf(chunk),
+            })),
+          },
+          { wait: "true" },
+          signal,
+        ),
       );
     }
-    await this.call("deleting replaced chunks", () =>
-      this.client.delete(this.options.collection, {
-        wait: true,
-        filter: {
-          must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }],
-          ...(chunks.length === 0
-            ? {}
-            : { must_not: [{ has_id: chunks.map((chunk) => pointId(chunk.id)) }] }),
+    await this.call("deleting replaced chunks", (signal) =>
+      this.http.send(
+        "POST",
+        "points/delete",
+        {
+          filter: {
+            must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }],
+            ...(chunks.length === 0
+              ? {}
+              : { must_not: [{ has_id: chunks.map((chunk) => pointId(chunk.id)) }] }),
+          },
         },
-      }),
+        { wait: "true" },
+        signal,
+      ),
     );
   }
 
@@ -280,8 +295,8 @@ class QdrantVectorStore implements VectorStore {
     const filter = { must: [this.tenantCondition(), { key: "document_id", match: { value: documentId } }] };
     const counted = await this.countPoints("counting a document's chunks", filter);
     if (counted.count === 0) return 0;
-    await this.call("deleting a document", () =>
-      this.client.delete(this.options.collection, { wait: true, filter }),
+    await this.call("deleting a document", (signal) =>
+      this.http.send("POST", "points/delete", { filter }, { wait: "true" }, signal),
     );
     return counted.count;
   }
@@ -354,7 +369,8 @@ class QdrantVectorStore implements VectorStore {
         const from = Math.max(0, offset - margin);
         const limit = offset + k + margin - from;
         const response = await this.call("searching", (signal) =>
-          this.reads.post(
+          this.http.send(
+            "POST",
             "points/query",
             {
               query,
@@ -365,7 +381,7 @@ class QdrantVectorStore implements VectorStore {
               with_payload: withPayload ? true : ["chunk_id"],
               with_vector: false,
             },
-            this.cluster.readConsistency,
+            this.readParams,
             signal,
           ),
         );
@@ -409,10 +425,11 @@ class QdrantVectorStore implements VectorStore {
   ): Promise<ScoredChunk[] | undefined> {
     if (page.length === 0) return [];
     const response = await this.call("reading a page of chunks", (signal) =>
-      this.reads.post(
+      this.http.send(
+        "POST",
         "points",
         { ids: page.map((point) => point.id), with_payload: true, with_vector: false },
-        this.cluster.readConsistency,
+        this.readParams,
         signal,
       ),
     );
@@ -460,7 +477,7 @@ class QdrantVectorStore implements VectorStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.reads.close();
+    await this.http.close();
   }
 
   private async scrollAll(
@@ -502,7 +519,7 @@ class QdrantVectorStore implements VectorStore {
   /** An exact count at the store's read consistency (the client's own `count` cannot pass one). */
   private async countPoints(what: string, filter: { must: object[] }): Promise<{ count: number }> {
     const response = await this.call(what, (signal) =>
-      this.reads.post("points/count", { filter, exact: true }, this.cluster.readConsistency, signal),
+      this.http.send("POST", "points/count", { filter, exact: true }, this.readParams, signal),
     );
     return this.parse(z.object({ count: z.number().int().nonnegative() }), response, "a count");
   }
@@ -585,11 +602,11 @@ class QdrantVectorStore implements VectorStore {
 }
 
 /**
- * Qdrant's read endpoints over `undici.request` (see the module's note on `fetch`): POST a JSON body to
- * `/collections/<collection>/<path>?consistency=…`, resolve the answer's `result`. A status other than 200,
- * or a body that is not JSON, throws (the caller maps it to UPSTREAM_UNAVAILABLE).
+ * Qdrant's point endpoints over `undici.request` (see the module's note on `fetch`): a JSON body to
+ * `/collections/<collection>/<path>?<query>`, resolving the answer's `result`. A status other than 200, or
+ * a body that is not JSON, throws (the caller maps it to UPSTREAM_UNAVAILABLE).
  */
-class QdrantReads {
+class QdrantHttp {
   private readonly agent = new Agent({ connections: 25, keepAliveTimeout: 10_000 });
   private readonly base: string;
   private readonly headers: Record<string, string>;
@@ -602,15 +619,15 @@ class QdrantReads {
     };
   }
 
-  async post(
+  async send(
+    method: "POST" | "PUT",
     path: string,
     body: object,
-    consistency: number | string,
+    query: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<unknown> {
-    const url = `${this.base}${path}?consistency=${encodeURIComponent(String(consistency))}`;
-    const response = await request(url, {
-      method: "POST",
+    const response = await request(`${this.base}${path}?${new URLSearchParams(query).toString()}`, {
+      method,
       headers: this.headers,
       body: JSON.stringify(body),
       dispatcher: this.agent,
