@@ -882,6 +882,9 @@ function profileMarkdown(rows: readonly ProfileRow[]): string[] {
     "client middleware (ids answered by LookupEntity, items asked of BulkCheck), and the SQL statements",
     "Permify ran on PostgreSQL for them (pg_stat_statements, reset between measurements): how many per",
     "Permify call, their time inside PostgreSQL, and the heaviest three (calls, total time, rows).",
+    "The lists right after the load ran before autovacuum had analyzed `relation_tuples`: the lookup by",
+    "subject took 17 to 54 ms a statement then, 0.3 ms in the last row once statistics existed. Load, then",
+    "`ANALYZE relation_tuples`, before serving lookups from a Permify on PostgreSQL.",
     "",
     markdownTable(
       [
