@@ -24,6 +24,8 @@ export interface PostgresServer {
   uri(databaseName: string): string;
   /** Creates the database and returns its URI. Names are `[a-z_][a-z0-9_]*`, at most 63 characters. */
   createDatabase(name: string): Promise<string>;
+  /** Runs `sql` in `database` as the superuser (psql); resolves its output, unaligned, tuples only. */
+  sql(database: string, sql: string): Promise<string>;
   /** Fast shutdown, then removes the cluster's directory. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -59,7 +61,12 @@ export function findPostgresBinDir(): string | undefined {
   return undefined;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /** `shared_preload_libraries`, e.g. `pg_stat_statements` (which the benchmarks read). */
+  readonly preloadLibraries?: readonly string[];
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const binDir = findPostgresBinDir();
   if (binDir === undefined) {
     throw new Error(
@@ -111,6 +118,9 @@ export async function startPostgres(): Promise<PostgresServer> {
         "full_page_writes = off",
         // Each Permify opens up to 20 connections by default; several may share one cluster.
         "max_connections = 200",
+        ...(options.preloadLibraries === undefined || options.preloadLibraries.length === 0
+          ? []
+          : [`shared_preload_libraries = '${options.preloadLibraries.join(",")}'`]),
         "",
       ].join("\n"),
     );
@@ -176,6 +186,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     return {
       port,
       uri,
+      sql: psql,
       async createDatabase(name) {
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name: ${name}`);
         await psql("postgres", `CREATE DATABASE ${name}`);
