@@ -601,20 +601,31 @@ async function tokenVerification(
       jwks: identity.jwks,
     };
   }
+  return { verifier: createIssuerTokenVerifier(auth, access) };
+}
+
+/**
+ * The verifier of the bank's identity provider's tokens (AUTH_MODE=issuer): its keys from AUTH_JWKS_URL
+ * (re-read as `jwksOptions` says) or AUTH_PUBLIC_KEY_PEM. Exported so that tests against a real provider
+ * verify exactly as `clearance serve` does.
+ */
+export function createIssuerTokenVerifier(
+  auth: Extract<AuthConfig, { mode: "issuer" }>,
+  access: Pick<AccessConfig, "defaultScopes" | "jwksRefreshSeconds">,
+): TokenVerifier {
   const key =
     "jwksUrl" in auth.keys
       ? createRemoteJWKSet(new URL(auth.keys.jwksUrl), jwksOptions(access.jwksRefreshSeconds))
       : publicKeyFromPem(auth.keys.publicKeyPem);
-  return {
-    verifier: createTokenVerifier({
-      issuer: auth.issuer,
-      audience: auth.audience,
-      algorithms: auth.algorithms,
-      key,
-      clockToleranceSeconds: auth.clockToleranceSeconds,
-      ...maxLifetime,
-    }),
-  };
+  return createTokenVerifier({
+    issuer: auth.issuer,
+    audience: auth.audience,
+    algorithms: auth.algorithms,
+    key,
+    clockToleranceSeconds: auth.clockToleranceSeconds,
+    ...(auth.maxTokenLifetimeSeconds > 0 ? { maxLifetimeSeconds: auth.maxTokenLifetimeSeconds } : {}),
+    defaultScopes: access.defaultScopes,
+  });
 }
 
 /**

@@ -132,11 +132,14 @@ function checkLifetime(payload: JWTPayload, options: TokenVerifierOptions): void
 /** Maps jose's failures to one code; the message says which check failed, never the token. */
 function verificationError(error: unknown): AppError {
   // jose reports what it rejected as a JOSEError; anything else (a refused connection to the JWKS URL)
-  // means the keys could not be had, which is the issuer's outage, not the caller's fault.
+  // means the keys could not be had, which is the issuer's outage, not the caller's fault. jose's only
+  // generic JOSEError is the JWKS response itself (not 200 OK, not JSON): an issuer answering 503 is an
+  // outage too, and must not read as the caller's bad token.
   if (
     !(error instanceof errors.JOSEError) ||
-    error instanceof errors.JWKSTimeout ||
-    error instanceof errors.JWKSInvalid
+    error.code === errors.JOSEError.code ||
+    error.code === errors.JWKSTimeout.code ||
+    error.code === errors.JWKSInvalid.code
   ) {
     return new AppError("UPSTREAM_UNAVAILABLE", "the issuer's keys could not be fetched", { cause: error });
   }

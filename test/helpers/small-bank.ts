@@ -141,6 +141,10 @@ export async function createSmallBank(
     web?: AppDeps["web"];
     /** Wall-clock milliseconds for delegation expiry (default `Date.now`). */
     clock?: () => number;
+    /** Verifies tokens instead of the fixed-clock test verifier (e.g. one on a real identity provider). */
+    tokenVerifier?: AppDeps["tokenVerifier"];
+    /** The OAuth protected resource the app presents (default: none configured). */
+    protectedResource?: AppDeps["protectedResource"];
   } = {},
 ): Promise<SmallBank> {
   const embedder = createHashingEmbedder();
@@ -195,12 +199,13 @@ export async function createSmallBank(
     embedder,
     chatModel: countingModel,
     auditLog: options.failingAuditLog ?? auditLog,
-    tokenVerifier: testTokenVerifier(),
+    tokenVerifier: options.tokenVerifier ?? testTokenVerifier(),
     logger: options.logger ?? pino({ level: "silent" }),
     retrieval: { containerModel: bankContainerModel(), ...options.retrieval },
     limits: { defaultK: 5, maxK: 20, queryMaxChars: 500, ...options.limits },
     ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
     ...(options.web ? { web: options.web } : {}),
+    ...(options.protectedResource ? { protectedResource: options.protectedResource } : {}),
   });
   return {
     app,
