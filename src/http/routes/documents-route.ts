@@ -21,6 +21,10 @@ export function registerDocumentsRoute(app: App, application: Application): void
           description: "Missing or invalid token",
           content: { "application/json": { schema: errorResponseSchema } },
         },
+        403: {
+          description: "The token lacks the scope, or an agent acting in it lacks the user's consent",
+          content: { "application/json": { schema: errorResponseSchema } },
+        },
         503: {
           description: "The authorizer or store failed",
           content: { "application/json": { schema: errorResponseSchema } },

@@ -23,6 +23,10 @@ const errorResponses = {
     description: "Missing or invalid token",
     content: { "application/json": { schema: errorResponseSchema } },
   },
+  403: {
+    description: "The token lacks the scope, or an agent acting in it lacks the user's consent",
+    content: { "application/json": { schema: errorResponseSchema } },
+  },
   503: {
     description: "The authorizer, store or model failed; nothing is returned",
     content: { "application/json": { schema: errorResponseSchema } },
