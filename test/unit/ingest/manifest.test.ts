@@ -163,8 +163,8 @@ ${doc(`    sections:
       .replace("pages: [3, 2]", "pages: [2, 3]")
       .replace("audience: []", "audience: [user:l]");
     expect(await problemsOf(fixed)).toEqual([
-      "documents[0] (id a).sections[0]: a section needs exactly one of heading (Markdown) or pages (PDF)",
-      "documents[0] (id a).sections[1]: a section needs exactly one of heading (Markdown) or pages (PDF)",
+      "documents[0] (id a).sections[0]: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)",
+      "documents[0] (id a).sections[1]: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)",
       "documents[0] (id a).sections[2].pages: a.md is Markdown; its sections are chosen by heading",
       "documents[1] (id p).sections[0].heading: p.pdf is a PDF; its sections are chosen by pages",
       "documents[2] (id t).sections[0]: a text file has no headings or pages, so it cannot have sections",
