@@ -140,7 +140,9 @@ export async function loadManifest(
     for (const [sectionIndex, section] of document.sections.entries()) {
       const field = `${label}.sections[${sectionIndex}]`;
       if ((section.heading === undefined) === (section.pages === undefined)) {
-        problems.push(`${field}: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)`);
+        problems.push(
+          `${field}: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)`,
+        );
       } else if (format === "text") {
         problems.push(`${field}: a text file has no headings or pages, so it cannot have sections`);
       } else if (format !== "pdf" && section.pages) {

@@ -34,7 +34,11 @@ const DROPPED = new Set(["noteReference", "commentReference", "comment"]);
  * `name` is how errors refer to the file; `maxBytes` is the file size limit (INGEST_MAX_FILE_BYTES), of
  * which the inflated package may be `DOCX_EXPANSION` times.
  */
-export async function parseDocx(data: Uint8Array, name: string, maxBytes: number): Promise<StructuredDocument> {
+export async function parseDocx(
+  data: Uint8Array,
+  name: string,
+  maxBytes: number,
+): Promise<StructuredDocument> {
   const limit = maxBytes * DOCX_EXPANSION;
   await checkExpansion(data, name, limit);
   let html: string;
@@ -77,7 +81,9 @@ async function checkExpansion(data: Uint8Array, name: string, limit: number): Pr
         total += chunk.length;
         if (total > limit) {
           (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-          reject(new AppError("PAYLOAD_TOO_LARGE", `${name}: ${DOCX_TOO_LARGE} ${limit} bytes once inflated`));
+          reject(
+            new AppError("PAYLOAD_TOO_LARGE", `${name}: ${DOCX_TOO_LARGE} ${limit} bytes once inflated`),
+          );
         }
       });
       stream.on("end", () => resolve());

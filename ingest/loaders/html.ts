@@ -201,7 +201,10 @@ function isHidden(element: Element): boolean {
   if (declarations === null) return false;
   for (const [property, value] of Object.entries(declarations)) {
     const name = property.trim().toLowerCase();
-    const setting = value.replace(/!important/i, "").trim().toLowerCase();
+    const setting = value
+      .replace(/!important/i, "")
+      .trim()
+      .toLowerCase();
     if (name === "display" && setting === "none") return true;
     if (name === "visibility" && (setting === "hidden" || setting === "collapse")) return true;
     if (name === "content-visibility" && setting === "hidden") return true;

@@ -72,7 +72,8 @@ export async function parseDocument(
   options: ParseOptions = {},
 ): Promise<StructuredDocument> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (bytes.length > maxBytes) throw new AppError("PAYLOAD_TOO_LARGE", `${name}: more than ${maxBytes} bytes`);
+  if (bytes.length > maxBytes)
+    throw new AppError("PAYLOAD_TOO_LARGE", `${name}: more than ${maxBytes} bytes`);
   const format = formatOf(filePath);
   if (!format) {
     throw new AppError(

@@ -83,11 +83,11 @@ describe("loadManifest", () => {
   it("names missing and malformed fields", async () => {
     expect(
       await problemsOf(
-        "documents:\n  - id: a b\n    path: a.docx\n    collection: ''\n    owner: nadia\n    customer: 1001\n    viewers: [user:x, 'team:t#']\n",
+        "documents:\n  - id: a b\n    path: a.rtf\n    collection: ''\n    owner: nadia\n    customer: 1001\n    viewers: [user:x, 'team:t#']\n",
       ),
     ).toEqual([
       'documents[0] (id a b).id: "a b" is not a valid document id (allowed: A-Z a-z 0-9 _ - @ . : +, at most 128)',
-      'documents[0] (id a b).path: "a.docx" has an unsupported extension (expected .md, .markdown, .txt, .pdf)',
+      'documents[0] (id a b).path: "a.rtf" has an unsupported extension (expected .md, .markdown, .txt, .pdf, .html, .htm, .docx)',
       "documents[0] (id a b).title: missing a title",
       "documents[0] (id a b).collection: expected a collection id, got an empty string",
       'documents[0] (id a b).owner: invalid entity, expected type:id: "nadia"',
