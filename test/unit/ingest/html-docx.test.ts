@@ -23,7 +23,7 @@ import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-emb
 import { documentResource, sectionResource } from "../../../src/core/chunk.ts";
 import { parseTuple } from "../../../src/core/permify-notation.ts";
 import { createRetrievalEngine } from "../../../src/core/retrieval.ts";
-import { WIRE_SECRET } from "../../fixtures/ingest/make-docx.ts";
+import { WIRE_SECRET } from "../../fixtures/ingest/docx-content.ts";
 import { expectAppError } from "../../helpers/errors.ts";
 
 const SCHEMA = fileURLToPath(new URL("../../fixtures/ingest/schema.perm", import.meta.url));
