@@ -306,8 +306,12 @@ export async function ingestDocument(options: IngestDocumentOptions): Promise<Do
   problems.push(...(await takeoverProblems(manifest, authorizer, schema, options.allowOwnerChange === true)));
   let structured: Awaited<ReturnType<typeof parseDocument>>;
   try {
-    structured = await parseDocument(options.bytes, document.path, document.path);
+    structured = await parseDocument(options.bytes, document.path, document.path, {
+      maxBytes: limits.maxFileBytes,
+    });
   } catch (error) {
+    // A DOCX that inflates beyond the limit is too large, not malformed: 413, as a file over the limit.
+    if (isAppError(error, "PAYLOAD_TOO_LARGE")) throw error;
     throw new AppError("UNPROCESSABLE", messageOf(error), { cause: error });
   }
   const placement = placeSections(document, structured);
@@ -540,7 +544,9 @@ async function prepareDocuments(
         document.path,
         limits.maxFileBytes,
       );
-      const structured = await parseDocument(bytes, document.absolutePath, document.path);
+      const structured = await parseDocument(bytes, document.absolutePath, document.path, {
+        maxBytes: limits.maxFileBytes,
+      });
       const placement = placeSections(document, structured);
       if (placement.ok) prepared.set(document.id, { blocks: placement.blocks });
       else problems.push(...placement.problems);

@@ -79,6 +79,15 @@ export interface Manifest {
 const MAX_REPORTED_PROBLEMS = 50;
 
 /** `documents[3] (id help-reset-password)`: how every problem with a document starts. */
+/** How a problem names a format whose sections are chosen by heading. */
+const HEADED_FORMATS: Readonly<Record<DocumentFormat, string>> = {
+  markdown: "Markdown",
+  html: "HTML",
+  docx: "a DOCX file",
+  text: "text",
+  pdf: "a PDF",
+};
+
 export function documentLabel(document: Pick<ManifestDocument, "index" | "id">): string {
   return `documents[${document.index}] (id ${document.id})`;
 }
@@ -131,11 +140,15 @@ export async function loadManifest(
     for (const [sectionIndex, section] of document.sections.entries()) {
       const field = `${label}.sections[${sectionIndex}]`;
       if ((section.heading === undefined) === (section.pages === undefined)) {
-        problems.push(`${field}: a section needs exactly one of heading (Markdown) or pages (PDF)`);
+        problems.push(
+          `${field}: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)`,
+        );
       } else if (format === "text") {
         problems.push(`${field}: a text file has no headings or pages, so it cannot have sections`);
-      } else if (format === "markdown" && section.pages) {
-        problems.push(`${field}.pages: ${document.path} is Markdown; its sections are chosen by heading`);
+      } else if (format !== "pdf" && section.pages) {
+        problems.push(
+          `${field}.pages: ${document.path} is ${HEADED_FORMATS[format]}; its sections are chosen by heading`,
+        );
       } else if (format === "pdf" && section.heading !== undefined) {
         problems.push(`${field}.heading: ${document.path} is a PDF; its sections are chosen by pages`);
       }

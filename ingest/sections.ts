@@ -82,8 +82,12 @@ function headingSpan(
     return undefined;
   }
   if (matches.length > 1) {
-    const lines = matches.map((i) => structured.blocks[i]?.line).join(", ");
-    problems.push(`${field}.heading: heading "${heading}" is ambiguous in ${documentPath} (lines ${lines})`);
+    const lines = matches.map((i) => structured.blocks[i]?.line);
+    // A DOCX is read through generated HTML, whose lines mean nothing to its owner: count the headings.
+    const where = lines.every((line) => line !== undefined)
+      ? `lines ${lines.join(", ")}`
+      : `${matches.length} headings`;
+    problems.push(`${field}.heading: heading "${heading}" is ambiguous in ${documentPath} (${where})`);
     return undefined;
   }
   const level = structured.blocks[start]?.level ?? 1;

@@ -2,6 +2,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { AppError } from "../../src/core/errors.ts";
+import { parseDocx } from "./docx.ts";
+import { parseHtml } from "./html.ts";
 import { parseMarkdown } from "./markdown.ts";
 import { parsePdf } from "./pdf.ts";
 import type { DocumentFormat, StructuredDocument } from "./structured-document.ts";
@@ -12,7 +14,21 @@ const FORMATS: Readonly<Record<string, DocumentFormat>> = {
   ".markdown": "markdown",
   ".txt": "text",
   ".pdf": "pdf",
+  ".html": "html",
+  ".htm": "html",
+  ".docx": "docx",
 };
+
+/** The file size limit when a caller names none (INGEST_MAX_FILE_BYTES' default). */
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+
+export interface ParseOptions {
+  /**
+   * The file size limit (INGEST_MAX_FILE_BYTES). Callers check the file's own size before reading it; a
+   * loader of a compressed format (DOCX) also bounds what the file expands to by it.
+   */
+  readonly maxBytes?: number;
+}
 
 export const SUPPORTED_EXTENSIONS: readonly string[] = Object.keys(FORMATS);
 
@@ -26,7 +42,11 @@ export function formatOf(filePath: string): DocumentFormat | undefined {
  * path) and a colon, so that a report can show the path a person wrote rather than a resolved one.
  * Ingest reads a manifest's files with `readConfinedFile` and hands the bytes to `parseDocument`.
  */
-export async function loadDocument(filePath: string, name: string = filePath): Promise<StructuredDocument> {
+export async function loadDocument(
+  filePath: string,
+  name: string = filePath,
+  options: ParseOptions = {},
+): Promise<StructuredDocument> {
   if (!formatOf(filePath)) {
     throw new AppError(
       "BAD_REQUEST",
@@ -41,7 +61,7 @@ export async function loadDocument(filePath: string, name: string = filePath): P
       cause: error,
     });
   }
-  return parseDocument(bytes, filePath, name);
+  return parseDocument(bytes, filePath, name, options);
 }
 
 /** Parses a document's bytes by the extension of `filePath`; errors start with `name`, as `loadDocument`'s. */
@@ -49,7 +69,11 @@ export async function parseDocument(
   bytes: Buffer,
   filePath: string,
   name: string = filePath,
+  options: ParseOptions = {},
 ): Promise<StructuredDocument> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (bytes.length > maxBytes)
+    throw new AppError("PAYLOAD_TOO_LARGE", `${name}: more than ${maxBytes} bytes`);
   const format = formatOf(filePath);
   if (!format) {
     throw new AppError(
@@ -64,6 +88,10 @@ export async function parseDocument(
       return parseText(decodeUtf8(bytes, name));
     case "pdf":
       return parsePdf(bytes, name);
+    case "html":
+      return parseHtml(decodeUtf8(bytes, name));
+    case "docx":
+      return parseDocx(bytes, name, maxBytes);
   }
 }
 

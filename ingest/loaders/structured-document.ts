@@ -4,7 +4,7 @@
  * straddle a section boundary.
  */
 
-export type DocumentFormat = "markdown" | "text" | "pdf";
+export type DocumentFormat = "markdown" | "text" | "pdf" | "html" | "docx";
 
 export type BlockKind = "heading" | "paragraph" | "list" | "code" | "table" | "quote";
 
@@ -14,11 +14,11 @@ export interface Block {
   readonly text: string;
   /** The plain text of the headings above this block, outermost first; a heading's path excludes itself. */
   readonly headingPath: readonly string[];
-  /** Headings only: 1 (`#`) to 6 (`######`). */
+  /** Headings only: 1 (`#`, `<h1>`, Heading 1) to 6. */
   readonly level?: number;
   /** Headings only: the heading's plain text (no `#` markers), which manifest sections match. */
   readonly heading?: string;
-  /** Markdown and text: the 1-based source line where the block starts. */
+  /** Markdown, text and HTML: the 1-based source line where the block starts. */
   readonly line?: number;
   /** PDF only: the 1-based page the block is on. */
   readonly page?: number;

@@ -32,9 +32,18 @@ const routes = (await createSmallBank()).app.routes
 /** The routes whose success with a valid token and the fixed body below is known. */
 const ANSWERING = new Set(["POST /v1/search", "POST /v1/answer", "GET /v1/documents"]);
 
+/** The owners' routes (issue 14): protected like the rest, and published in /openapi.json. */
+const OWNER_ROUTES = [
+  "POST /v1/documents",
+  "PUT /v1/documents/x",
+  "DELETE /v1/documents/x",
+  "GET /v1/documents/x/access",
+  "PATCH /v1/documents/x/access",
+];
+
 it("reads the protected routes from the app", () => {
   expect(routes.map((route) => `${route.method} ${route.path}`)).toEqual(
-    expect.arrayContaining([...ANSWERING]),
+    expect.arrayContaining([...ANSWERING, ...OWNER_ROUTES]),
   );
 });
 
@@ -139,11 +148,38 @@ describeEachAuthorizer("authentication on every /v1 route", (backend) => {
       "/v1/delegations",
       "/v1/delegations/{agentId}",
       "/v1/documents",
+      "/v1/documents/{id}",
+      "/v1/documents/{id}/access",
       "/v1/memory/notes",
       "/v1/memory/notes/{noteId}",
       "/v1/memory/notes/{noteId}/viewers",
       "/v1/memory/recall",
       "/v1/search",
     ]);
+  });
+
+  it("publishes the owners' routes with their bodies, responses and error codes", async () => {
+    const spec = (await (await bank.app.request("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { content: object }; responses: object }>>;
+    };
+    const methods = (path: string) => Object.keys(spec.paths[path] ?? {}).sort();
+    expect(methods("/v1/documents")).toEqual(["get", "post"]);
+    expect(methods("/v1/documents/{id}")).toEqual(["delete", "put"]);
+    expect(methods("/v1/documents/{id}/access")).toEqual(["get", "patch"]);
+    const post = spec.paths["/v1/documents"]?.post;
+    expect(Object.keys(post?.requestBody?.content ?? {})).toEqual(["multipart/form-data"]);
+    expect(Object.keys(post?.responses ?? {}).sort()).toEqual(
+      ["200", "201", "400", "401", "403", "409", "413", "415", "422", "503"].sort(),
+    );
+    const patch = spec.paths["/v1/documents/{id}/access"]?.patch;
+    expect(Object.keys(patch?.requestBody?.content ?? {})).toEqual(["application/json"]);
+    for (const [path, operations] of Object.entries(spec.paths)) {
+      if (!path.startsWith("/v1/documents/")) continue;
+      for (const operation of Object.values(operations)) {
+        expect(Object.keys(operation.responses)).toEqual(
+          expect.arrayContaining(["200", "401", "403", "404"]),
+        );
+      }
+    }
   });
 });

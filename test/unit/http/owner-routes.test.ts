@@ -4,6 +4,8 @@
  * without `manage` get 403 and nothing changes), bad input, faults, and one audit record per write.
  */
 import { readFile } from "node:fs/promises";
+import { Document, HeadingLevel, Packer, Paragraph } from "docx";
+import JSZip from "jszip";
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ingestManifest } from "../../../ingest/ingest.ts";
@@ -24,6 +26,26 @@ import { signTestToken, testTokenVerifier } from "../../helpers/test-identity.ts
 
 const SCHEMA = await readFile(new URL("../../../fixtures/schema.perm", import.meta.url), "utf8");
 const CORRUPT_PDF = await readFile(new URL("../../fixtures/bad-pdfs/corrupt.pdf", import.meta.url));
+const DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/** The NEW_ENTRY document as HTML and as a Word file: a public paragraph, then the tellers' section. */
+const NEW_HTML = `<!doctype html><title>Wires</title><script>var leak = "script text";</script><main><h1>Wire transfers</h1><p>Send a wire before 3 pm.</p><h2>Internal</h2><p>Tellers verify wires above 10,000 dollars by phone.</p><p hidden>hidden text</p></main>`;
+async function newDocx(): Promise<Buffer> {
+  return Packer.toBuffer(
+    new Document({
+      sections: [
+        {
+          children: [
+            new Paragraph({ text: "Wire transfers", heading: HeadingLevel.HEADING_1 }),
+            new Paragraph("Send a wire before 3 pm."),
+            new Paragraph({ text: "Internal", heading: HeadingLevel.HEADING_2 }),
+            new Paragraph("Tellers verify wires above 10,000 dollars by phone."),
+          ],
+        },
+      ],
+    }),
+  );
+}
 
 const MANIFEST = `schema: schema.perm
 relationships: relationships.yaml
@@ -70,7 +92,9 @@ let vectorStore: VectorStore;
 let auditLog: ReturnType<typeof createMemoryAuditLog>;
 let app: App;
 
-function build(overrides: { authorizer?: Authorizer; vectorStore?: VectorStore } = {}): App {
+function build(
+  overrides: { authorizer?: Authorizer; vectorStore?: VectorStore; maxFileBytes?: number } = {},
+): App {
   return composeApp({
     authorizer: overrides.authorizer ?? authorizer,
     vectorStore: overrides.vectorStore ?? vectorStore,
@@ -80,7 +104,7 @@ function build(overrides: { authorizer?: Authorizer; vectorStore?: VectorStore }
     tokenVerifier: testTokenVerifier(),
     logger: pino({ level: "silent" }),
     limits: { defaultK: 8, maxK: 50, queryMaxChars: 2000 },
-    ingestLimits: { maxFileBytes: 4096, maxChunksPerDocument: 100 },
+    ingestLimits: { maxFileBytes: overrides.maxFileBytes ?? 4096, maxChunksPerDocument: 100 },
   }).app;
 }
 
@@ -209,6 +233,72 @@ describe("POST /v1/documents", () => {
       userId: "nadia",
       agentIds: ["support-assistant"],
     });
+  });
+
+  for (const [format, name, type, content] of [
+    ["HTML", "wires.html", "text/html", async () => Buffer.from(NEW_HTML)],
+    ["HTML (.htm, no declared type)", "wires.htm", "", async () => Buffer.from(NEW_HTML)],
+    ["DOCX", "wires.docx", DOCX_TYPE, newDocx],
+    ["DOCX (declared as octet-stream)", "wires.docx", "application/octet-stream", newDocx],
+  ] as const) {
+    it(`accepts ${format}: its section by heading is only for its audience, hostile content is not indexed`, async () => {
+      const target = build({ maxFileBytes: 64 * 1024 });
+      const response = await send(
+        "POST",
+        "/v1/documents",
+        await as("nadia"),
+        uploadBody(NEW_ENTRY, await content(), name, type),
+        target,
+      );
+      expect(response.status).toBe(201);
+      expect(response.body).toMatchObject({ id: "help-wires", status: "ingested" });
+      const chunks = await vectorStore.documentChunks("help-wires");
+      expect(chunks.find((c) => c.text.includes("Tellers verify"))?.resource).toBe("section:wires-internal");
+      expect(chunks.find((c) => c.text.includes("Send a wire"))?.resource).toBe("document:help-wires");
+      expect(chunks.some((c) => /script text|hidden text|<\w+/.test(c.text))).toBe(false);
+      expect(await searchIds(await as("maria"), "wire transfers phone verify")).toContain("help-wires");
+      expect(await searchIds(await as("maria"), "wire transfers phone verify")).not.toContain(
+        "wires-internal",
+      );
+      expect(await searchIds(await as("tom"), "wire transfers phone verify")).toContain("wires-internal");
+    });
+  }
+
+  it("refuses other types (415), an oversized or inflating DOCX (413) and a corrupt one (422), writing nothing", async () => {
+    const target = build({ maxFileBytes: 64 * 1024 });
+    const token = await as("nadia");
+    const before = await stored();
+    const docx = await newDocx();
+    const zip = await JSZip.loadAsync(docx);
+    zip.file("word/padding.xml", `<x>${" ".repeat(1024 * 1024)}</x>`);
+    const bomb = await zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" });
+    const cases: [FormData, number, string][] = [
+      [uploadBody(NEW_ENTRY, NEW_HTML, "wires.rtf"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [uploadBody(NEW_ENTRY, NEW_HTML, "wires.xhtml"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [uploadBody(NEW_ENTRY, docx, "wires.doc"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [uploadBody(NEW_ENTRY, NEW_HTML, "wires.html", "application/pdf"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [uploadBody(NEW_ENTRY, docx, "wires.docx", "text/html"), 415, "UNSUPPORTED_MEDIA_TYPE"],
+      [uploadBody(NEW_ENTRY, Buffer.alloc(64 * 1024 + 1), "wires.docx", DOCX_TYPE), 413, "PAYLOAD_TOO_LARGE"],
+      [uploadBody(NEW_ENTRY, bomb, "wires.docx", DOCX_TYPE), 413, "PAYLOAD_TOO_LARGE"],
+      [uploadBody(NEW_ENTRY, "not a zip", "wires.docx", DOCX_TYPE), 422, "UNPROCESSABLE"],
+      [uploadBody(NEW_ENTRY, Buffer.from([0x3c, 0x70, 0x3e, 0xff]), "wires.html"), 422, "UNPROCESSABLE"],
+      [
+        uploadBody(
+          { ...NEW_ENTRY, sections: [{ id: "s", heading: "Nowhere", audience: ["user:tom"] }] },
+          NEW_HTML,
+          "wires.html",
+        ),
+        400,
+        "BAD_REQUEST",
+      ],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await send("POST", "/v1/documents", token, body, target);
+      expect(response.status, code).toBe(status);
+      expect((response.body.error as { code: string }).code).toBe(code);
+    }
+    expect(await stored()).toEqual(before);
+    expect(auditLog.records.filter((r) => r.changes !== undefined)).toHaveLength(0);
   });
 
   it("refuses bad input, writing nothing", async () => {

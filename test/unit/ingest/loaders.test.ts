@@ -109,7 +109,7 @@ describe("loadDocument", () => {
     await expect(loadDocument(fixture("missing.md"), "missing.md")).rejects.toThrow(
       "missing.md: cannot read the file (no such file)",
     );
-    await expect(loadDocument(fixture("x.docx"), "x.docx")).rejects.toThrow("x.docx: unsupported file type");
+    await expect(loadDocument(fixture("x.rtf"), "x.rtf")).rejects.toThrow("x.rtf: unsupported file type");
     const directory = await mkdtemp(path.join(tmpdir(), "clearance-loaders-"));
     try {
       const latin1 = path.join(directory, "latin1.txt");

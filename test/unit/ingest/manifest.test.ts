@@ -83,11 +83,11 @@ describe("loadManifest", () => {
   it("names missing and malformed fields", async () => {
     expect(
       await problemsOf(
-        "documents:\n  - id: a b\n    path: a.docx\n    collection: ''\n    owner: nadia\n    customer: 1001\n    viewers: [user:x, 'team:t#']\n",
+        "documents:\n  - id: a b\n    path: a.rtf\n    collection: ''\n    owner: nadia\n    customer: 1001\n    viewers: [user:x, 'team:t#']\n",
       ),
     ).toEqual([
       'documents[0] (id a b).id: "a b" is not a valid document id (allowed: A-Z a-z 0-9 _ - @ . : +, at most 128)',
-      'documents[0] (id a b).path: "a.docx" has an unsupported extension (expected .md, .markdown, .txt, .pdf)',
+      'documents[0] (id a b).path: "a.rtf" has an unsupported extension (expected .md, .markdown, .txt, .pdf, .html, .htm, .docx)',
       "documents[0] (id a b).title: missing a title",
       "documents[0] (id a b).collection: expected a collection id, got an empty string",
       'documents[0] (id a b).owner: invalid entity, expected type:id: "nadia"',
@@ -163,8 +163,8 @@ ${doc(`    sections:
       .replace("pages: [3, 2]", "pages: [2, 3]")
       .replace("audience: []", "audience: [user:l]");
     expect(await problemsOf(fixed)).toEqual([
-      "documents[0] (id a).sections[0]: a section needs exactly one of heading (Markdown) or pages (PDF)",
-      "documents[0] (id a).sections[1]: a section needs exactly one of heading (Markdown) or pages (PDF)",
+      "documents[0] (id a).sections[0]: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)",
+      "documents[0] (id a).sections[1]: a section needs exactly one of heading (Markdown, HTML, DOCX) or pages (PDF)",
       "documents[0] (id a).sections[2].pages: a.md is Markdown; its sections are chosen by heading",
       "documents[1] (id p).sections[0].heading: p.pdf is a PDF; its sections are chosen by pages",
       "documents[2] (id t).sections[0]: a text file has no headings or pages, so it cannot have sections",
