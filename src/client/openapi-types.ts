@@ -306,11 +306,472 @@ export interface paths {
             };
         };
         put?: never;
-        post?: never;
+        /** Upload a document with its manifest entry (the collection's managers) */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description `true`: report what would change and change nothing */
+                    dryRun?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": components["schemas"]["DocumentUpload"];
+                };
+            };
+            responses: {
+                /** @description A dry run: what would change */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentWrite"];
+                    };
+                };
+                /** @description Ingested */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentWrite"];
+                    };
+                };
+                /** @description Invalid request: a bad id, field or manifest entry (a section heading missing or ambiguous) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks documents:write, or the user or an agent acting for them may not manage it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The id is taken (POST), or the document would change owner */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file is larger than INGEST_MAX_FILE_BYTES, or a DOCX inflates beyond its expansion limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not PDF, Markdown, text, HTML or DOCX */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file does not parse (the reason is given); nothing is written */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The authorizer or store failed; a write left both stores as before or completed by the next run */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a document: access narrows before its content changes and widens after */
+        put: {
+            parameters: {
+                query?: {
+                    /** @description `true`: report what would change and change nothing */
+                    dryRun?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": components["schemas"]["DocumentUpload"];
+                };
+            };
+            responses: {
+                /** @description Replaced (or, in a dry run, what would change) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentWrite"];
+                    };
+                };
+                /** @description Invalid request: a bad id, field or manifest entry (a section heading missing or ambiguous) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks documents:write, or the user or an agent acting for them may not manage it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The id is taken (POST), or the document would change owner */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file is larger than INGEST_MAX_FILE_BYTES, or a DOCX inflates beyond its expansion limit */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not PDF, Markdown, text, HTML or DOCX */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file does not parse (the reason is given); nothing is written */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The authorizer or store failed; a write left both stores as before or completed by the next run */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a document: its relationships, chunks and sections' relationships */
+        delete: {
+            parameters: {
+                query?: {
+                    /** @description `true`: report what would change and change nothing */
+                    dryRun?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted (or, in a dry run, what would be) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentRemoval"];
+                    };
+                };
+                /** @description Invalid request: a bad id, field or manifest entry (a section heading missing or ambiguous) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks documents:write, or the user or an agent acting for them may not manage it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The authorizer or store failed; a write left both stores as before or completed by the next run */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/documents/{id}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who may view the document and each of its sections: users, teams and agents */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The subjects the authorizer's lookup returns, paged to the end */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DocumentAccess"];
+                    };
+                };
+                /** @description Invalid request: a bad id, field or manifest entry (a section heading missing or ambiguous) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks documents:write, or the user or an agent acting for them may not manage it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The authorizer or store failed; a write left both stores as before or completed by the next run */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the document's viewers and its sections' audiences, without re-embedding */
+        patch: {
+            parameters: {
+                query?: {
+                    /** @description `true`: report what would change and change nothing */
+                    dryRun?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AccessChange"];
+                };
+            };
+            responses: {
+                /** @description Changed (or, in a dry run, what would change) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AccessChangeReport"];
+                    };
+                };
+                /** @description Invalid request: a bad id, field or manifest entry (a section heading missing or ambiguous) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks documents:write, or the user or an agent acting for them may not manage it */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such document */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The authorizer or store failed; a write left both stores as before or completed by the next run */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/audit": {
@@ -1026,6 +1487,77 @@ export interface components {
                 collection: string;
             }[];
         };
+        DocumentWrite: {
+            id: string;
+            /** @enum {string} */
+            status: "ingested" | "unchanged" | "failed";
+            dryRun: boolean;
+            chunks: number;
+            change: components["schemas"]["DocumentChange"];
+        };
+        DocumentChange: {
+            chunksWritten: number;
+            chunksRemoved: number;
+            metadataUpdated: number;
+            relationshipsRemoved: string[];
+            relationshipsAdded: string[];
+        } | null;
+        DocumentUpload: {
+            /**
+             * Format: binary
+             * @description The document: PDF, Markdown, text, HTML or DOCX, by the file name's extension (and the declared type when it is specific), at most INGEST_MAX_FILE_BYTES
+             */
+            file?: string;
+            /**
+             * @description The manifest entry as JSON (id, title, collection, owner, customer, viewers, sections); its path is the file's name
+             * @example {"id":"help-wires","title":"Wire transfers","collection":"help-center","owner":"user:nadia","sections":[{"id":"wires-internal","heading":"Internal","audience":["team:tellers#member"]}]}
+             */
+            entry: string;
+        };
+        DocumentRemoval: {
+            id: string;
+            /** @enum {string} */
+            status: "deleted" | "not-found";
+            chunks: number;
+            relationships: string[];
+            dryRun: boolean;
+        };
+        DocumentAccess: {
+            document: {
+                id: string;
+                viewers: string[];
+            };
+            sections: {
+                id: string;
+                viewers: string[];
+            }[];
+        };
+        AccessChangeReport: {
+            id: string;
+            relationshipsAdded: string[];
+            relationshipsRemoved: string[];
+            dryRun: boolean;
+        };
+        AccessChange: {
+            /**
+             * @description Subjects to add as viewers of the document
+             * @example [
+             *       "team:tellers#member"
+             *     ]
+             */
+            addViewers?: string[];
+            /**
+             * @example [
+             *       "user:maria"
+             *     ]
+             */
+            removeViewers?: string[];
+            /** @description Replaces each named section's audience */
+            sectionAudiences?: {
+                section: string;
+                audience: string[];
+            }[];
+        };
         AuditResponse: {
             /** @description Audit records, ascending by `seq`, as stored (see the README for every field) */
             records: {
@@ -1082,4 +1614,6 @@ export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const readinessStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Readiness"]["status"]> = ["ready", "unavailable"];
 export const componentCheckStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ComponentCheck"]["status"]> = ["up", "down"];
 export const errorErrorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Error"]["error"]["code"]> = ["BAD_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "UNPROCESSABLE", "UNAUTHENTICATED", "FORBIDDEN", "CONSENT_REQUIRED", "INSUFFICIENT_SCOPE", "NOT_FOUND", "CONFLICT", "SCHEMA_INVALID", "DATA_INVALID", "DEPTH_EXCEEDED", "UPSTREAM_UNAVAILABLE", "INTERNAL"];
+export const documentWriteStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentWrite"]["status"]> = ["ingested", "unchanged", "failed"];
+export const documentRemovalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentRemoval"]["status"]> = ["deleted", "not-found"];
 export type operations = Record<string, never>;
