@@ -143,8 +143,9 @@ const KNOWN_DIVERGENCES = {
     "lookupResources fails in Permify and answers in the embedded evaluator, where checks can fail: a " +
     "candidate's check fails in Permify and not in the embedded evaluator (`permify-error-embedded-denied`, " +
     "or Permify's nondeterminism at the depth limit: its lookup spends depth its checks, served from its check " +
-    "cache, may not). Recognised only when the embedded list is exactly what its own checks allow, and some " +
-    "check of that type fails in Permify or the lookup ran out of depth below the full depth.",
+    "cache, may not). Recognised only when the embedded list is exactly what its own checks allow, and either " +
+    "the lookup ran out of depth below the full depth, or some check of that type fails in Permify and every " +
+    "listed entity is one Permify can allow.",
 } as const;
 
 type Tolerated =
@@ -720,10 +721,12 @@ async function compare(
             "allowed",
           ),
         );
+        // Below the full depth Permify's lookup can run out of depth where its checks, answered from its
+        // check cache, do not: an error (fail closed), while the embedded list is what its checks allow.
         const ranOutOfDepth = c.depth < FULL_DEPTH && !pl.ok && pl.detail.includes("DEPTH_EXCEEDED");
         if (
-          (permifyChecks.some((a) => a.outcome === "error") || ranOutOfDepth) &&
-          causes.every((cause) => cause !== undefined)
+          ranOutOfDepth ||
+          (permifyChecks.some((a) => a.outcome === "error") && causes.every((cause) => cause !== undefined))
         ) {
           findings.push({
             kind: "permify-lookup-failed",
