@@ -9,6 +9,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { z } from "zod";
 import { type Application, USE_CASE_SCOPES, type UseCase } from "../app/application.ts";
 import type { Caller } from "../app/caller.ts";
@@ -40,6 +41,12 @@ export function toolScope(tool: McpToolName): string {
   return USE_CASE_SCOPES[MCP_TOOLS[tool]];
 }
 
+/**
+ * The SDK's validator of JSON Schemas (for elicitation, which clearance does not use). Each server would
+ * otherwise build an Ajv instance of its own, the largest part of a stateless tool call's overhead.
+ */
+const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
+
 /** Answers one HTTP request to `/mcp` for an authenticated principal. */
 export async function handleMcpRequest(request: Request, context: McpRequestContext): Promise<Response> {
   const server = createMcpServer(context);
@@ -58,7 +65,10 @@ export async function handleMcpRequest(request: Request, context: McpRequestCont
 
 function createMcpServer(context: McpRequestContext): McpServer {
   const { application, principal, limits } = context;
-  const server = new McpServer({ name: "clearance", version: "0.1.0" });
+  const server = new McpServer(
+    { name: "clearance", version: "0.1.0" },
+    { jsonSchemaValidator: SCHEMA_VALIDATOR },
+  );
   const caller = (tool: McpToolName): Caller => ({
     principal,
     requestId: context.requestId,
