@@ -604,31 +604,32 @@ const VERDICT_HEADERS = [
   "adaptive recall = 1",
   "adaptive p50 ms",
   "fastest exact strategy (p50 ms)",
-  "adaptive / fastest (aim ≤ 1.2)",
+  "adaptive / fastest (aim ≤ 1.2 from 10%)",
   "adaptive / unauthorized",
 ];
 
 function verdictRows(cells: readonly CellResult[], aimed: boolean): string[][] {
   return cells.map((cell) => {
     const v = verdict(cell);
-    const unauthorizedAim =
-      aimed && cell.reader.share >= 0.1 ? ` (aim ≤ 2: ${v.vsUnauthorized <= 2 ? "met" : "missed"})` : "";
+    // The latency aims hold from 10% readable up (issue 20); below, the figures are reported only.
+    const aimedHere = aimed && cell.reader.share >= 0.1;
+    const unauthorizedAim = aimedHere ? ` (aim ≤ 2: ${v.vsUnauthorized <= 2 ? "met" : "missed"})` : "";
     return [
       `${cell.reader.share * 100}%`,
       v.recallOk ? "yes" : "**no**",
       fmt(v.adaptiveP50),
       `${v.fastestExact.lane} (${fmt(v.fastestExact.p50)})`,
-      `${v.vsFastest.toFixed(2)}${aimed ? ` (${v.vsFastest <= 1.2 ? "met" : "missed"})` : ""}`,
+      `${v.vsFastest.toFixed(2)}${aimedHere ? ` (${v.vsFastest <= 1.2 ? "met" : "missed"})` : ""}`,
       `${v.vsUnauthorized.toFixed(2)}${unauthorizedAim}`,
     ];
   });
 }
 
-/** Whether every cell meets the aim (recall 1, ≤ 1.2× the fastest exact, ≤ 2× unauthorized from 10%). */
+/** Whether every cell meets the aim: recall 1 everywhere; from 10% readable up, ≤ 1.2× the fastest exact and ≤ 2× unauthorized. */
 function aimMet(cells: readonly CellResult[]): boolean {
   return cells.every((cell) => {
     const v = verdict(cell);
-    return v.recallOk && v.vsFastest <= 1.2 && (cell.reader.share < 0.1 || v.vsUnauthorized <= 2);
+    return v.recallOk && (cell.reader.share < 0.1 || (v.vsFastest <= 1.2 && v.vsUnauthorized <= 2));
   });
 }
 
@@ -776,7 +777,7 @@ function sectionMarkdown(run: SectionRun, options: Options): string {
     `- queries: ${run.queries} per cell (${WARMUP_QUERIES} warm-up)`,
     ...(run.aimed
       ? [
-          `- aim: adaptive within 1.2× of the fastest exact strategy, and within 2× of the unauthorized search from 10% readable up; recall@10 1.0 everywhere: **${aimMet(run.cells) ? "met" : "missed"}${run.cells.length < 5 ? " so far" : ""}**`,
+          `- aim: from 10% readable up, adaptive within 1.2× of the fastest exact strategy and within 2× of the unauthorized search; recall@10 1.0 everywhere: **${aimMet(run.cells) ? "met" : "missed"}${run.cells.length < 5 ? " so far" : ""}**`,
         ]
       : []),
     "",
