@@ -181,6 +181,12 @@ describe("clearance ingest", () => {
       ["--manifest", "m.yaml", "--chunk-overlap", "1000"],
       "--chunk-overlap (1000) must be less than the chunk size (1000)",
     ],
+    [["--manifest", "m.yaml", "--token-file", "t"], "--token-file needs --server"],
+    [["--manifest", "m.yaml", "--server", "http://x.test", "--prune"], "--prune is the operator's"],
+    [
+      ["--manifest", "m.yaml", "--server", "http://x.test", "--write-schema", "--yes", "--chunk-size", "200"],
+      "--chunk-size, --write-schema, --yes: the operator's, not taken with --server",
+    ],
   ])("exits 2 on bad usage: %j", async (args, problem) => {
     const io = captureIo();
     let opened = false;
@@ -194,7 +200,7 @@ describe("clearance ingest", () => {
     expect(code).toBe(2);
     expect(io.err[0]).toContain(problem);
     expect(io.err[1]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run] [--server <url> [--token-file <file>]]`,
     );
     expect(opened).toBe(false);
   });
@@ -203,7 +209,7 @@ describe("clearance ingest", () => {
     const io = captureIo();
     expect(await main(["ingest", "--help"], { io })).toBe(0);
     expect(io.out[0]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run] [--server <url> [--token-file <file>]]`,
     );
     expect(io.out.join("\n")).toContain("--chunk-overlap N");
     const help = captureIo();
