@@ -7,6 +7,7 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
+import { CLEAR_LINE } from "../../../src/cli/progress-bar.ts";
 import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
@@ -72,6 +73,26 @@ describe("clearance ingest", () => {
     ]);
     expect(code).toBe(0);
     expect(runtime.closed).toBe(true);
+  });
+
+  it("on a terminal draws a bar under the lines and clears it before the summary", async () => {
+    const written: string[] = [];
+    const code = await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], {
+      io: { stdout: (line) => written.push(`${line}\n`), stderr: (line) => written.push(`${line}\n`) },
+      terminal: { isTTY: true, columns: 80, write: (text) => written.push(text) },
+      openRuntime: memoryRuntime,
+    });
+    expect(code).toBe(0);
+    const bars = written.filter((text) => text.startsWith(CLEAR_LINE) && text.length > CLEAR_LINE.length);
+    // Each document advances the bar (redrawn, too, under every line printed meanwhile).
+    expect([...new Set(bars.map((bar) => bar.match(/\] (\d\/\d) /)?.[1]))]).toEqual(["1/3", "2/3", "3/3"]);
+    expect(written.slice(-2)).toEqual([CLEAR_LINE, expect.stringMatching(/^3 documents: 3 ingested, /)]);
+    expect(written.filter((text) => text.endsWith("\n")).slice(-4)).toEqual([
+      expect.stringMatching(/^\[1\/3\] ingested ops-handbook /),
+      expect.stringMatching(/^\[2\/3\] ingested branch-notes /),
+      expect.stringMatching(/^\[3\/3\] ingested credit-report /),
+      expect.stringMatching(/^3 documents: /),
+    ]);
   });
 
   it("reports a failed document on stderr by path, lands the others, and exits 1", async () => {
