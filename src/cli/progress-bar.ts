@@ -70,7 +70,8 @@ export function createProgress(
   let done = 0;
   let drawn = false;
   const draw = () => {
-    const columns = terminal.columns ?? DEFAULT_COLUMNS;
+    // A pseudo-terminal with no size set reports 0 columns.
+    const columns = terminal.columns || DEFAULT_COLUMNS;
     terminal.write(`${CLEAR_LINE}${renderBar(done, total, (now() - started) / 1000, columns)}`);
     drawn = true;
   };

@@ -63,6 +63,19 @@ describe("createProgress", () => {
     );
   });
 
+  it("a terminal that reports no width (a pseudo-terminal with no size) still gets a bar", () => {
+    const written: string[] = [];
+    const progress = createProgress(
+      { stdout() {}, stderr() {} },
+      { isTTY: true, columns: 0, write: (text) => written.push(text) },
+      2,
+      0,
+      () => 0,
+    );
+    progress.advance(1);
+    expect(written).toEqual([`${CLEAR_LINE}${renderBar(1, 2, 0, 80)}`]);
+  });
+
   it("without a TTY it hands back the same io and writes nothing of its own", () => {
     for (const terminal of [undefined, screen(false).terminal]) {
       const { io, written } = screen(false);
