@@ -4,9 +4,12 @@
  */
 import { type CliDeps, EXIT_OK, EXIT_USAGE, processIo } from "./cli/command.ts";
 import { findCommand, usageText } from "./cli/commands.ts";
+import { processTerminal } from "./cli/progress-bar.ts";
 
 export async function main(argv: readonly string[], deps: Partial<CliDeps> = {}): Promise<number> {
-  const resolved: CliDeps = { ...deps, io: deps.io ?? processIo };
+  // The bar shares the screen with io's lines, so it is the process's terminal only when io is the process's.
+  const terminal = deps.terminal ?? (deps.io === undefined ? processTerminal() : undefined);
+  const resolved: CliDeps = { ...deps, io: deps.io ?? processIo, ...(terminal ? { terminal } : {}) };
   const { io } = resolved;
   const [name, ...args] = argv;
 

@@ -5,6 +5,7 @@ import { openAuditTrail, openAuthorizer, operatorCaller, type Runtime } from "..
 import { type Config, type Environment, loadConfig, processEnvironment } from "../config.ts";
 import type { AuditTrail } from "../ports/audit-log.ts";
 import type { Authorizer } from "../ports/authorizer.ts";
+import type { Terminal } from "./progress-bar.ts";
 
 /** Where a command writes. One call is one line; the writer adds the line break. */
 export interface CliIo {
@@ -31,6 +32,11 @@ export interface CliDeps {
   readonly openAuthorizer?: () => Promise<Authorizer>;
   /** The audit trail a command records in (default: the configured one, `openAuditTrail(config)`). */
   readonly openAuditTrail?: () => Promise<AuditTrail>;
+  /**
+   * Where long commands (ingest, delete) draw a progress bar; none when absent or not a TTY. Default: the
+   * process's stdout when it is a terminal and `io` is the process's too.
+   */
+  readonly terminal?: Terminal;
   /** The client mode's HTTP client (default: global fetch); tests pass the app's `request`. */
   readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Stops a long-running command (`serve`, `demo`); default: SIGINT or SIGTERM. */

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { isAppError } from "../core/errors.ts";
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, errorMessage } from "./command.ts";
 import { type OwnerOperations, openOwnerOperations } from "./owner-runtime.ts";
+import { createProgress } from "./progress-bar.ts";
 
 const usage = "delete <document-id>... [--dry-run] [--server <url> [--token-file <file>]]";
 
@@ -55,6 +56,7 @@ export const deleteCommand: CliCommand = {
     const dryRun = parsed.values["dry-run"] === true;
     let runtime: OwnerOperations | undefined;
     let failed = 0;
+    let progress: ReturnType<typeof createProgress> | undefined;
     try {
       runtime = await openOwnerOperations(deps, "delete", {
         ...(parsed.values.server === undefined ? {} : { server: parsed.values.server }),
@@ -62,19 +64,21 @@ export const deleteCommand: CliCommand = {
       });
       const total = parsed.positionals.length;
       const started = performance.now();
+      progress = createProgress(io, deps.terminal, total, started);
+      const lines = progress.io;
       for (const [index, id] of parsed.positionals.entries()) {
         const step = `[${index + 1}/${total}]`;
         try {
           const report = await runtime.deleteDocument(id, { dryRun });
-          io.stdout(
+          lines.stdout(
             `${step} ${dryRun ? "would delete" : "deleted"} ${id} (${report.chunks} chunks, ` +
               `${report.relationships.length} relationships) ${seconds(started)}`,
           );
-          if (dryRun) for (const tuple of report.relationships) io.stdout(`  - ${tuple}`);
+          if (dryRun) for (const tuple of report.relationships) lines.stdout(`  - ${tuple}`);
         } catch (error) {
           failed++;
           const what = isAppError(error, "NOT_FOUND") ? "not found" : "failed";
-          io.stderr(`${step} ${what} ${id}: ${errorMessage(error)}`);
+          lines.stderr(`${step} ${what} ${id}: ${errorMessage(error)}`);
           if (
             !isAppError(error, "NOT_FOUND") &&
             !isAppError(error, "BAD_REQUEST") &&
@@ -82,10 +86,13 @@ export const deleteCommand: CliCommand = {
           )
             throw error;
         }
+        progress.advance(index + 1);
       }
+      progress.finish();
       io.stdout(`${total - failed} of ${total} documents ${dryRun ? "would be deleted" : "deleted"}`);
       return failed === 0 ? EXIT_OK : EXIT_FAILURE;
     } catch (error) {
+      progress?.finish();
       io.stderr(`clearance delete: ${errorMessage(error)}; run the same command again to finish`);
       return EXIT_FAILURE;
     } finally {

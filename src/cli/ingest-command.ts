@@ -8,6 +8,9 @@
  * changes only with `--write-schema`, which prints the difference of permissions and asks on the terminal
  * (without a terminal, `--yes` is the answer, and without it nothing is written); a relationships file
  * writes beyond the manifest's own documents and sections only with `--allow-any-relationships`.
+ *
+ * With `--server <url>` it is a document owner's client instead (ingest-client.ts): the documents are
+ * uploaded through that server's owner routes with the owner's token, and the server decides.
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_CHUNKING } from "../../ingest/chunker.ts";
@@ -23,16 +26,19 @@ import {
   auditedCommand,
   type CliCommand,
   type CliDeps,
+  type CliIo,
   EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
   errorMessage,
   terminalPrompt,
 } from "./command.ts";
+import { ingestThroughServer } from "./ingest-client.ts";
+import { createProgress, type Progress } from "./progress-bar.ts";
 
 const usage =
   "ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] " +
-  "[--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]";
+  "[--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run] [--server <url> [--token-file <file>]]";
 
 const OPTION_HELP = [
   "--manifest <file>   the manifest (YAML) listing the documents, their owners and sections",
@@ -46,6 +52,10 @@ const OPTION_HELP = [
   "--allow-owner-change        let the manifest give an existing document another owner",
   "--prune             also delete the documents held in the manifest's collections that it no longer lists",
   "--dry-run           print what would change (documents, chunks, relationships, pruned documents); write nothing",
+  "--server <url>      client mode, for a document owner: upload each document through that server's",
+  "                    POST/PUT /v1/documents as the owner whose token is in CLEARANCE_TOKEN or",
+  "                    --token-file <file>; the server decides what the owner may manage. Takes --dry-run;",
+  "                    refuses the operator's options and a manifest naming a schema or relationships file",
   "Limits: INGEST_MAX_FILE_BYTES and INGEST_MAX_CHUNKS_PER_DOCUMENT.",
   "Stores and models come from the environment; see the README's configuration table.",
 ];
@@ -68,8 +78,20 @@ export const ingestCommand: CliCommand = {
       io.stderr(`usage: clearance ${usage}`);
       return EXIT_USAGE;
     }
+    if (parsed.client.server !== undefined) {
+      return ingestThroughServer(
+        {
+          manifest: parsed.manifest,
+          server: parsed.client.server,
+          dryRun: parsed.dryRun,
+          ...(parsed.client.tokenFile === undefined ? {} : { tokenFile: parsed.client.tokenFile }),
+        },
+        deps,
+      );
+    }
 
     let runtime: Runtime | undefined;
+    let progress: Progress | undefined;
     try {
       // A one-shot writer reads its own writes (ingest reads back the relationships it replaces).
       const open =
@@ -88,17 +110,19 @@ export const ingestCommand: CliCommand = {
           embedder: opened.embedder,
           chunking: parsed.chunking,
           onProgress: (document, position) => {
+            progress ??= createProgress(io, deps.terminal, position.total, started);
             if (!parsed.dryRun && document.status !== "unchanged") {
               changes.push({
                 op: document.status === "failed" ? "ingest-failed" : "ingest",
                 target: `document:${document.id}`,
               });
             }
-            printProgress(document, position, started, parsed.dryRun, deps);
+            printProgress(document, position, started, parsed.dryRun, progress.io);
+            progress.advance(position.index + 1);
           },
           onPrune: (removal) => {
             if (!parsed.dryRun) changes.push({ op: "prune", target: `document:${removal.id}` });
-            io.stdout(
+            (progress?.io ?? io).stdout(
               `${parsed.dryRun ? "would prune" : "pruned"} ${removal.id} (${removal.chunks} chunks, ` +
                 `${removal.relationships.length} relationships)`,
             );
@@ -122,9 +146,11 @@ export const ingestCommand: CliCommand = {
             : {}),
         });
       });
+      progress?.finish();
       io.stdout(`${parsed.dryRun ? "dry run, nothing written: " : ""}${formatSummary(report)}`);
       return report.failed === 0 ? EXIT_OK : EXIT_FAILURE;
     } catch (error) {
+      progress?.finish();
       // A manifest error lists one problem per line.
       for (const line of errorMessage(error).split("\n")) io.stderr(`clearance ingest: ${line}`);
       return EXIT_FAILURE;
@@ -161,31 +187,32 @@ async function confirmSchemaChange(change: SchemaChange, yes: boolean, deps: Cli
 
 /**
  * `[3/34] ingested help-x (4 chunks) 1.2s`: one plain line per document, whether or not stdout is a
- * terminal, so logs in CI read the same as a person's screen. A dry run says what would change.
+ * terminal, so logs in CI read the same as a person's screen (a terminal also gets a bar below the lines,
+ * progress-bar.ts). A dry run says what would change.
  */
 function printProgress(
   document: DocumentReport,
   position: { readonly index: number; readonly total: number },
   started: number,
   dryRun: boolean,
-  deps: CliDeps,
+  io: CliIo,
 ): void {
   const step = `[${position.index + 1}/${position.total}]`;
   const elapsed = `${((performance.now() - started) / 1000).toFixed(1)}s`;
   if (document.status === "failed") {
-    deps.io.stderr(`${step} failed ${document.path}: ${document.error ?? "unknown error"}`);
+    io.stderr(`${step} failed ${document.path}: ${document.error ?? "unknown error"}`);
     return;
   }
   const status = dryRun && document.status === "ingested" ? "would ingest" : document.status;
-  deps.io.stdout(`${step} ${status} ${document.id} (${plural(document.chunks, "chunk")}) ${elapsed}`);
+  io.stdout(`${step} ${status} ${document.id} (${plural(document.chunks, "chunk")}) ${elapsed}`);
   const change = document.change;
   if (dryRun && change && document.status === "ingested") {
-    deps.io.stdout(
+    io.stdout(
       `  chunks: +${change.chunksWritten} -${change.chunksRemoved}` +
         (change.metadataUpdated > 0 ? `, metadata of ${change.metadataUpdated} updated in place` : ""),
     );
-    for (const tuple of change.relationshipsRemoved) deps.io.stdout(`  - ${tuple}`);
-    for (const tuple of change.relationshipsAdded) deps.io.stdout(`  + ${tuple}`);
+    for (const tuple of change.relationshipsRemoved) io.stdout(`  - ${tuple}`);
+    for (const tuple of change.relationshipsAdded) io.stdout(`  + ${tuple}`);
   }
 }
 
@@ -214,6 +241,7 @@ type IngestArgs =
       allowOwnerChange: boolean;
       prune: boolean;
       dryRun: boolean;
+      client: { server?: string; tokenFile?: string };
     }
   | { problem: string }
   | { help: true };
@@ -229,6 +257,8 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
     "allow-owner-change"?: boolean | undefined;
     prune?: boolean | undefined;
     "dry-run"?: boolean | undefined;
+    server?: string | undefined;
+    "token-file"?: string | undefined;
     help?: boolean | undefined;
   };
   let positionals: string[];
@@ -245,6 +275,8 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
         "allow-owner-change": { type: "boolean" },
         prune: { type: "boolean" },
         "dry-run": { type: "boolean" },
+        server: { type: "string" },
+        "token-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: true,
@@ -257,6 +289,28 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
   if (positionals.length > 0) return { problem: `unexpected arguments: ${positionals.join(" ")}` };
   if (values.manifest === undefined || values.manifest.trim() === "")
     return { problem: "missing --manifest <file>" };
+  if (values["token-file"] !== undefined && values.server === undefined)
+    return { problem: "--token-file needs --server" };
+  if (values.server !== undefined) {
+    // The server chunks with its own settings and decides what the owner may write; these are the operator's.
+    const operatorOnly = [
+      "chunk-size",
+      "chunk-overlap",
+      "write-schema",
+      "yes",
+      "allow-any-relationships",
+      "allow-owner-change",
+    ] as const;
+    const given = operatorOnly.filter((name) => values[name] !== undefined).map((name) => `--${name}`);
+    if (given.length > 0)
+      return { problem: `${given.join(", ")}: the operator's, not taken with --server (client mode)` };
+    if (values.prune) {
+      return {
+        problem:
+          "--prune is the operator's: with --server, remove documents one by one with `clearance delete <id> --server <url>`",
+      };
+    }
+  }
   const chunking: { chunkSize?: number; chunkOverlap?: number } = {};
   const size = values["chunk-size"];
   if (size !== undefined) {
@@ -289,5 +343,9 @@ function parseIngestArgs(args: readonly string[]): IngestArgs {
     allowOwnerChange: values["allow-owner-change"] === true,
     prune: values.prune === true,
     dryRun: values["dry-run"] === true,
+    client: {
+      ...(values.server === undefined ? {} : { server: values.server }),
+      ...(values["token-file"] === undefined ? {} : { tokenFile: values["token-file"] }),
+    },
   };
 }

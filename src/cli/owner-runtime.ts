@@ -6,7 +6,8 @@
  *   operator (CLEARANCE_OPERATOR, else the OS user), with `cli:<command>` as the surface.
  * - **client** (an owner's, `--server <url>`): the HTTP routes of a clearance server, with the owner's
  *   token from CLEARANCE_TOKEN or `--token-file` (never an argument, which other users of the host can
- *   read in the process list). The server decides what the owner may manage, and audits.
+ *   read in the process list). The server decides what the owner may manage, and audits. `ingest
+ *   --server` uploads through the same client (`openOwnerClient`).
  */
 import { readFile } from "node:fs/promises";
 import { createAuditedRunner } from "../app/audit-trail.ts";
@@ -33,6 +34,31 @@ export interface OwnerOperations {
   close(): Promise<void>;
 }
 
+/** A document to upload: its bytes, the name the server takes its format from, and its manifest entry. */
+export interface DocumentUpload {
+  readonly id: string;
+  readonly entry: object;
+  readonly bytes: Buffer;
+  readonly fileName: string;
+}
+
+/** The server's answer to an upload (`DocumentWrite` in the API description). */
+export interface DocumentWrite {
+  readonly id: string;
+  readonly status: "ingested" | "unchanged" | "failed";
+  readonly dryRun: boolean;
+  readonly chunks: number;
+}
+
+/** The client mode's operations: the owners' commands, and uploads for `ingest --server`. */
+export interface OwnerClient extends OwnerOperations {
+  /** `POST /v1/documents`, or with `replace` `PUT /v1/documents/{id}`, as multipart (`file`, `entry`). */
+  putDocument(
+    upload: DocumentUpload,
+    options: { readonly replace: boolean; readonly dryRun: boolean },
+  ): Promise<DocumentWrite>;
+}
+
 export interface ClientOptions {
   readonly server?: string;
   readonly tokenFile?: string;
@@ -46,7 +72,7 @@ export async function openOwnerOperations(
   command: string,
   client: ClientOptions,
 ): Promise<OwnerOperations> {
-  if (client.server !== undefined) return openClient(deps, client.server, client.tokenFile);
+  if (client.server !== undefined) return openOwnerClient(deps, client.server, client.tokenFile);
   if (client.tokenFile !== undefined) throw new AppError("BAD_REQUEST", "--token-file needs --server");
   const runtime: Runtime = deps.openRuntime
     ? await deps.openRuntime()
@@ -96,7 +122,16 @@ export async function openOwnerOperations(
   };
 }
 
-async function openClient(deps: CliDeps, server: string, tokenFile?: string): Promise<OwnerOperations> {
+/**
+ * The client mode: every operation is a request to `server` with the owner's token. A server that cannot
+ * be reached is `UPSTREAM_UNAVAILABLE`; an error answer keeps the server's code (unknown codes, and answers
+ * that are not the API's error body, become `UPSTREAM_UNAVAILABLE`).
+ */
+export async function openOwnerClient(
+  deps: CliDeps,
+  server: string,
+  tokenFile?: string,
+): Promise<OwnerClient> {
   let base: URL;
   try {
     base = new URL(server);
@@ -119,15 +154,17 @@ async function openClient(deps: CliDeps, server: string, tokenFile?: string): Pr
     );
   }
   const send = deps.fetch ?? ((url: string, init: RequestInit) => fetch(url, init));
-  const call = async <T>(method: string, pathname: string, body?: object): Promise<T> => {
+  const call = async <T>(method: string, pathname: string, body?: object | FormData): Promise<T> => {
     const url = new URL(pathname, base).toString();
+    // FormData sets its own content type, with the multipart boundary.
+    const json = body !== undefined && !(body instanceof FormData);
     const response = await send(url, {
       method,
       headers: {
         authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(json ? { "content-type": "application/json" } : {}),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body: json ? JSON.stringify(body) : (body as FormData) }),
       signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
     }).catch((error: unknown) => {
       throw new AppError("UPSTREAM_UNAVAILABLE", `cannot reach ${base.origin}`, { cause: error });
@@ -158,6 +195,15 @@ async function openClient(deps: CliDeps, server: string, tokenFile?: string): Pr
         `/v1/documents/${id(documentId)}/access${dryRun ? "?dryRun=true" : ""}`,
         change,
       ),
+    putDocument: (upload, { replace, dryRun }) => {
+      const form = new FormData();
+      form.set("file", new Blob([upload.bytes]), upload.fileName);
+      form.set("entry", JSON.stringify(upload.entry));
+      const query = dryRun ? "?dryRun=true" : "";
+      return replace
+        ? call<DocumentWrite>("PUT", `/v1/documents/${id(upload.id)}${query}`, form)
+        : call<DocumentWrite>("POST", `/v1/documents${query}`, form);
+    },
     close: async () => undefined,
   };
 }

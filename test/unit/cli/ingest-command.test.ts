@@ -7,6 +7,7 @@ import { createEmbeddedAuthorizer } from "../../../src/adapters/embedded-authz/e
 import { createEmbeddedVectorStore } from "../../../src/adapters/embedded-vectors/embedded-vector-store.ts";
 import { createExtractiveAnswerer } from "../../../src/adapters/offline/extractive-answerer.ts";
 import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-embedder.ts";
+import { CLEAR_LINE } from "../../../src/cli/progress-bar.ts";
 import type { Runtime } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { main } from "../../../src/main.ts";
@@ -72,6 +73,26 @@ describe("clearance ingest", () => {
     ]);
     expect(code).toBe(0);
     expect(runtime.closed).toBe(true);
+  });
+
+  it("on a terminal draws a bar under the lines and clears it before the summary", async () => {
+    const written: string[] = [];
+    const code = await main(["ingest", "--manifest", manifest, ...OPERATOR_FLAGS], {
+      io: { stdout: (line) => written.push(`${line}\n`), stderr: (line) => written.push(`${line}\n`) },
+      terminal: { isTTY: true, columns: 80, write: (text) => written.push(text) },
+      openRuntime: memoryRuntime,
+    });
+    expect(code).toBe(0);
+    const bars = written.filter((text) => text.startsWith(CLEAR_LINE) && text.length > CLEAR_LINE.length);
+    // Each document advances the bar (redrawn, too, under every line printed meanwhile).
+    expect([...new Set(bars.map((bar) => bar.match(/\] (\d\/\d) /)?.[1]))]).toEqual(["1/3", "2/3", "3/3"]);
+    expect(written.slice(-2)).toEqual([CLEAR_LINE, expect.stringMatching(/^3 documents: 3 ingested, /)]);
+    expect(written.filter((text) => text.endsWith("\n")).slice(-4)).toEqual([
+      expect.stringMatching(/^\[1\/3\] ingested ops-handbook /),
+      expect.stringMatching(/^\[2\/3\] ingested branch-notes /),
+      expect.stringMatching(/^\[3\/3\] ingested credit-report /),
+      expect.stringMatching(/^3 documents: /),
+    ]);
   });
 
   it("reports a failed document on stderr by path, lands the others, and exits 1", async () => {
@@ -181,6 +202,12 @@ describe("clearance ingest", () => {
       ["--manifest", "m.yaml", "--chunk-overlap", "1000"],
       "--chunk-overlap (1000) must be less than the chunk size (1000)",
     ],
+    [["--manifest", "m.yaml", "--token-file", "t"], "--token-file needs --server"],
+    [["--manifest", "m.yaml", "--server", "http://x.test", "--prune"], "--prune is the operator's"],
+    [
+      ["--manifest", "m.yaml", "--server", "http://x.test", "--write-schema", "--yes", "--chunk-size", "200"],
+      "--chunk-size, --write-schema, --yes: the operator's, not taken with --server",
+    ],
   ])("exits 2 on bad usage: %j", async (args, problem) => {
     const io = captureIo();
     let opened = false;
@@ -194,7 +221,7 @@ describe("clearance ingest", () => {
     expect(code).toBe(2);
     expect(io.err[0]).toContain(problem);
     expect(io.err[1]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run] [--server <url> [--token-file <file>]]`,
     );
     expect(opened).toBe(false);
   });
@@ -203,7 +230,7 @@ describe("clearance ingest", () => {
     const io = captureIo();
     expect(await main(["ingest", "--help"], { io })).toBe(0);
     expect(io.out[0]).toBe(
-      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run]`,
+      `usage: clearance ingest --manifest <file> [--chunk-size N] [--chunk-overlap N] [--write-schema [--yes]] [--allow-any-relationships] [--allow-owner-change] [--prune] [--dry-run] [--server <url> [--token-file <file>]]`,
     );
     expect(io.out.join("\n")).toContain("--chunk-overlap N");
     const help = captureIo();

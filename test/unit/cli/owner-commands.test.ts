@@ -2,7 +2,7 @@
  * `clearance delete`, `clearance access` and `clearance ingest --prune --dry-run` in the operator's direct
  * mode, on memory stores: what they print, what they change, and one audit record per write.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,8 @@ import { createHashingEmbedder } from "../../../src/adapters/offline/hashing-emb
 import type { Runtime } from "../../../src/composition.ts";
 import { composeApp } from "../../../src/composition.ts";
 import { loadConfig } from "../../../src/config.ts";
-import { formatTuple } from "../../../src/core/permify-notation.ts";
+import { delegationData } from "../../../src/core/delegation.ts";
+import { formatTuple, parseTuple } from "../../../src/core/permify-notation.ts";
 import { main } from "../../../src/main.ts";
 import { captureIo } from "../../helpers/cli-io.ts";
 import { signTestToken, testTokenVerifier } from "../../helpers/test-identity.ts";
@@ -79,6 +80,38 @@ async function run(argv: string[]) {
 async function tuplesOf(type: string, id: string): Promise<string[]> {
   const read = await runtime.authorizer.readRelationships({ filter: { entity: { type, ids: [id] } } });
   return read.tuples.map(formatTuple).sort();
+}
+
+/**
+ * Runs the CLI in client mode against the real app on the test's stores, with `token` as CLEARANCE_TOKEN;
+ * `send` replaces the app as the HTTP client (a server that cannot be reached).
+ */
+async function client(
+  argv: string[],
+  token: string | undefined,
+  extra: Record<string, string> = {},
+  send?: (url: string, init: RequestInit) => Promise<Response>,
+) {
+  const { app } = composeApp({
+    authorizer: runtime.authorizer,
+    vectorStore: runtime.vectorStore,
+    embedder: runtime.embedder,
+    chatModel: runtime.chatModel,
+    auditLog,
+    tokenVerifier: testTokenVerifier(),
+    logger: pino({ level: "silent" }),
+    limits: { defaultK: 8, maxK: 50, queryMaxChars: 2000 },
+  });
+  const io = captureIo();
+  const code = await main(argv, {
+    io,
+    env: { CLEARANCE_DATA_DIR: dir, ...(token === undefined ? {} : { CLEARANCE_TOKEN: token }), ...extra },
+    fetch: send ?? (async (url, init) => app.request(url, init)),
+    openRuntime: async () => {
+      throw new Error("client mode must not open the stores");
+    },
+  });
+  return { code, out: io.out, err: io.err };
 }
 
 describe("clearance delete", () => {
@@ -190,29 +223,6 @@ describe("client mode (--server): through the HTTP routes, as the owner whose to
     );
   });
 
-  async function client(argv: string[], token: string | undefined, extra: Record<string, string> = {}) {
-    const { app } = composeApp({
-      authorizer: runtime.authorizer,
-      vectorStore: runtime.vectorStore,
-      embedder: runtime.embedder,
-      chatModel: runtime.chatModel,
-      auditLog,
-      tokenVerifier: testTokenVerifier(),
-      logger: pino({ level: "silent" }),
-      limits: { defaultK: 8, maxK: 50, queryMaxChars: 2000 },
-    });
-    const io = captureIo();
-    const code = await main(argv, {
-      io,
-      env: { CLEARANCE_DATA_DIR: dir, ...(token === undefined ? {} : { CLEARANCE_TOKEN: token }), ...extra },
-      fetch: async (url, init) => app.request(url, init),
-      openRuntime: async () => {
-        throw new Error("client mode must not open the stores");
-      },
-    });
-    return { code, out: io.out, err: io.err };
-  }
-
   it("the owner deletes and changes access; another user gets 403 and nothing changes", async () => {
     const stranger = await client(
       ["delete", "ops-handbook", "--server", "http://clearance.test"],
@@ -253,5 +263,186 @@ describe("client mode (--server): through the HTTP routes, as the owner whose to
     const none = await client(["access", "ops-handbook", "--server", "http://clearance.test"], undefined);
     expect(none.code).toBe(1);
     expect(none.err[0]).toMatch(/CLEARANCE_TOKEN/);
+  });
+});
+
+describe("clearance ingest --server: an owner's manifest uploaded through POST/PUT /v1/documents", () => {
+  const SERVER = "http://clearance.test";
+  let ownerManifest: string;
+  let handbookBefore: unknown;
+
+  beforeEach(async () => {
+    // The bank's schema: `manage` for a document's owner and its collection's owners and managers, and
+    // delegations, so that an agent can act for the owner.
+    await runtime.authorizer.writeSchema(
+      await readFile(new URL("../../../fixtures/schema.perm", import.meta.url), "utf8"),
+    );
+    await runtime.authorizer.writeData({
+      tuples: [parseTuple("collection:handbooks#owner@user:omar")],
+    });
+    await runtime.authorizer.writeData(delegationData("omar", "support-assistant"));
+    // An owner's folder: the handbook, corrected, and a new document for the same collection.
+    const folder = path.join(dir, "owner");
+    await mkdir(folder);
+    const handbook = await readFile(path.join(dir, "corpus", "documents", "operations-handbook.md"), "utf8");
+    await writeFile(
+      path.join(folder, "operations-handbook.md"),
+      `${handbook}\nCorrected: tills close at 6 pm.\n`,
+    );
+    await writeFile(path.join(folder, "faq.md"), "# Operations FAQ\n\nThe vault opens at 8 am.\n");
+    ownerManifest = path.join(folder, "manifest.yaml");
+    await writeFile(
+      ownerManifest,
+      `documents:
+  - id: ops-handbook
+    path: operations-handbook.md
+    title: Operations handbook
+    collection: handbooks
+    owner: user:omar
+    viewers: [agent:support-assistant]
+    sections:
+      - id: ops-legal-hold
+        heading: legal hold PROCEDURE
+        audience: [team:legal#member]
+  - id: ops-faq
+    path: faq.md
+    title: Operations FAQ
+    collection: handbooks
+    owner: user:omar
+`,
+    );
+    handbookBefore = await runtime.vectorStore.documentChunks("ops-handbook");
+  });
+
+  const token = (sub: string, agents: string[] = []) =>
+    signTestToken({ sub, agents, extraClaims: { scope: "documents:write" } });
+  const ingest = (extra: string[] = []) => [
+    "ingest",
+    "--manifest",
+    ownerManifest,
+    "--server",
+    SERVER,
+    ...extra,
+  ];
+  const unchangedStores = async () => {
+    expect(await runtime.vectorStore.listDocuments()).not.toContain("ops-faq");
+    expect(await runtime.vectorStore.documentChunks("ops-handbook")).toEqual(handbookBefore);
+    expect(auditLog.records.filter((r) => r.changes !== undefined)).toEqual([]);
+  };
+
+  it("the owner adds and replaces documents of a collection they manage; a re-run changes nothing", async () => {
+    const dry = await client(ingest(["--dry-run"]), await token("omar"));
+    expect(dry.err).toEqual([]);
+    expect(dry.out).toEqual([
+      expect.stringMatching(/^\[1\/2\] would ingest ops-handbook \(\d+ chunks\) \d+\.\ds$/),
+      expect.stringMatching(/^\[2\/2\] would ingest ops-faq \(1 chunk\) \d+\.\ds$/),
+      expect.stringMatching(/^dry run, nothing written: 2 documents: 2 ingested, 0 unchanged, 0 failed; /),
+    ]);
+    await unchangedStores();
+
+    const real = await client(ingest(), await token("omar"));
+    expect(real.code).toBe(0);
+    expect(real.out[0]).toMatch(/^\[1\/2\] ingested ops-handbook \(\d+ chunks\) \d+\.\ds$/);
+    expect(real.out[1]).toMatch(/^\[2\/2\] ingested ops-faq \(1 chunk\) \d+\.\ds$/);
+    expect(real.out[2]).toMatch(
+      /^2 documents: 2 ingested, 0 unchanged, 0 failed; \d+ chunks \(through http:\/\/clearance\.test\)$/,
+    );
+    expect(await runtime.vectorStore.listDocuments()).toContain("ops-faq");
+    expect(await runtime.vectorStore.documentChunks("ops-handbook")).not.toEqual(handbookBefore);
+    // The server audits each write under the owner: the existing document replaced, the new one uploaded.
+    expect(
+      auditLog.records.filter((r) => r.changes !== undefined).map((r) => [r.userId, r.surface, r.changes]),
+    ).toEqual([
+      ["omar", "PUT /v1/documents/{id}", [{ op: "replace", target: "document:ops-handbook" }]],
+      ["omar", "POST /v1/documents", [{ op: "upload", target: "document:ops-faq" }]],
+    ]);
+
+    const again = await client(ingest(), await token("omar"));
+    expect(again.code).toBe(0);
+    expect(again.out.slice(0, 2)).toEqual([
+      expect.stringMatching(/^\[1\/2\] unchanged ops-handbook /),
+      expect.stringMatching(/^\[2\/2\] unchanged ops-faq /),
+    ]);
+  });
+
+  it("another user gets 403 for each document, with the server's code, and nothing changes", async () => {
+    const stranger = await client(ingest(), await token("tom"));
+    expect(stranger.code).toBe(1);
+    expect(stranger.err).toEqual([
+      expect.stringMatching(/^\[1\/2\] failed ops-handbook \(FORBIDDEN: .*403.*\) \d+\.\ds$/),
+      expect.stringMatching(/^\[2\/2\] failed ops-faq \(FORBIDDEN: .*403.*\) \d+\.\ds$/),
+    ]);
+    expect(stranger.out).toEqual([
+      expect.stringMatching(/^2 documents: 0 ingested, 0 unchanged, 2 failed; /),
+    ]);
+    await unchangedStores();
+  });
+
+  it("an agent acting for the owner may only when the agent manages the collection too", async () => {
+    const refused = await client(ingest(), await token("omar", ["support-assistant"]));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toHaveLength(2);
+    expect(refused.err.every((line) => line.includes("(FORBIDDEN: "))).toBe(true);
+    await unchangedStores();
+
+    await runtime.authorizer.writeData({
+      tuples: [parseTuple("collection:handbooks#manager@agent:support-assistant")],
+    });
+    const allowed = await client(ingest(), await token("omar", ["support-assistant"]));
+    expect(allowed.code).toBe(0);
+    expect(await runtime.vectorStore.listDocuments()).toContain("ops-faq");
+    expect(auditLog.records.find((r) => r.changes !== undefined)).toMatchObject({
+      userId: "omar",
+      agentIds: ["support-assistant"],
+    });
+  });
+
+  it("a token file that cannot be read or holds no valid token stops before any upload", async () => {
+    const missing = await client(ingest(["--token-file", path.join(dir, "no-such-token")]), undefined);
+    expect(missing.code).toBe(1);
+    expect(missing.err[0]).toMatch(/--token-file: cannot read/);
+    const garbage = path.join(dir, "garbage-token");
+    await writeFile(garbage, "not-a-jwt\n");
+    const refused = await client(ingest(["--token-file", garbage]), undefined);
+    expect(refused.code).toBe(1);
+    // A token the server does not accept ends the run at the first document: every other would fail alike.
+    expect(refused.out).toEqual([]);
+    expect(refused.err).toEqual([
+      expect.stringMatching(/^clearance ingest: .*401.*; run the same command again to finish$/),
+    ]);
+    await unchangedStores();
+  });
+
+  it("a server that cannot be reached ends the run, naming it", async () => {
+    const result = await client(ingest(), await token("omar"), {}, async () => {
+      throw new TypeError("fetch failed");
+    });
+    expect(result.code).toBe(1);
+    expect(result.err).toEqual([
+      "clearance ingest: cannot reach http://clearance.test; run the same command again to finish",
+    ]);
+    await unchangedStores();
+  });
+
+  it("refuses a manifest that names a schema or relationships file, and a file outside its folder", async () => {
+    const operators = await client(
+      ["ingest", "--manifest", manifest, "--server", SERVER],
+      await token("omar"),
+    );
+    expect(operators.code).toBe(1);
+    expect(operators.err[0]).toMatch(/a schema \(schema\.perm\) and a relationships file .*only an operator/);
+    expect(operators.out).toEqual([]);
+
+    await writeFile(
+      ownerManifest,
+      (await readFile(ownerManifest, "utf8")).replace(
+        "path: faq.md",
+        "path: ../corpus/documents/branch-notes.txt",
+      ),
+    );
+    const outside = await client(ingest(), await token("omar"));
+    expect(outside.code).toBe(1);
+    expect(outside.err.join("\n")).toMatch(/documents\[1\] \(id ops-faq\)\.path: /);
+    await unchangedStores();
   });
 });
