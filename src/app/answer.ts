@@ -16,15 +16,9 @@ import { VIEW_PERMISSION } from "../core/retrieval-types.ts";
 import type { AuditLog } from "../ports/audit-log.ts";
 import { type Authorizer, isCheckFailure } from "../ports/authorizer.ts";
 import type { ChatModel } from "../ports/chat-model.ts";
-import {
-  type AuditDetail,
-  auditRecordOf,
-  outcomeOf,
-  recordAudit,
-  retrievalAuditDetail,
-} from "./audit-trail.ts";
+import { type AuditDetail, auditRecordOf, outcomeOf, recordAudit } from "./audit-trail.ts";
 import type { Caller } from "./caller.ts";
-import { retrievalLogFields, type SearchDeps, type SearchInput } from "./search.ts";
+import { retrievalLogFields, retrieveAudited, type SearchDeps, type SearchInput } from "./search.ts";
 
 export interface AnswerDeps extends SearchDeps {
   readonly chatModel: ChatModel;
@@ -80,11 +74,7 @@ async function retrieveForAnswer(
   input: SearchInput,
   audit: AuditDetail,
 ): Promise<RetrievalResult> {
-  audit.queryDigest = deps.queryDigest(input.query);
-  audit.k = input.k;
-  const result = await deps.retrieve({ principal: caller.principal, query: input.query, k: input.k });
-  deps.metrics.observeRetrieval(result.stats);
-  Object.assign(audit, retrievalAuditDetail(result));
+  const result = await retrieveAudited(deps, caller, input, audit);
   audit.model = deps.chatModel.model;
   return result;
 }

@@ -29,12 +29,26 @@ export async function search(
   input: SearchInput,
   audit: AuditDetail,
 ): Promise<SearchOutcome> {
+  const result = await retrieveAudited(deps, caller, input, audit);
+  return { passages: result.passages, logFields: retrievalLogFields(result) };
+}
+
+/**
+ * Authorized top-k for a use case, counted in metrics, with what it adds to the record: the query's
+ * keyed digest, k, the strategy, the passages returned and how many were withheld.
+ */
+export async function retrieveAudited(
+  deps: SearchDeps,
+  caller: Caller,
+  input: SearchInput,
+  audit: AuditDetail,
+): Promise<RetrievalResult> {
   audit.queryDigest = deps.queryDigest(input.query);
   audit.k = input.k;
   const result = await deps.retrieve({ principal: caller.principal, query: input.query, k: input.k });
   deps.metrics.observeRetrieval(result.stats);
   Object.assign(audit, retrievalAuditDetail(result));
-  return { passages: result.passages, logFields: retrievalLogFields(result) };
+  return result;
 }
 
 /** A retrieval's counts and timings for the log line: candidates, withheld, returned, strategy. */
