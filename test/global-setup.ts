@@ -5,11 +5,21 @@
  * of each is enough and costs about a second to start. `QDRANT_URL` points the Qdrant suites at a server of
  * your own instead (`QDRANT_API_KEY` if it needs one); tests that stop or pause Qdrant start their own.
  *
+ * The shared Permify is supervised: if it dies during the run, its exit status and last output go to
+ * stderr (the only trace of why; its log exporters are off) and it is started again on the same ports, so
+ * that only the tests running at that moment fail (memory engine: their tenants are gone), not every test
+ * after them.
+ *
  * Without a binary the values are null and the suites that need it skip loudly, except under CI, where a
  * missing binary is a setup error: CI must run the real servers, never skip them.
  */
 import type { TestProject } from "vitest/node";
-import { findPermifyBinary, type PermifyServer, startPermify } from "./helpers/permify-server.ts";
+import {
+  findPermifyBinary,
+  type PermifyServer,
+  startPermify,
+  superviseRestarts,
+} from "./helpers/permify-server.ts";
 import { findQdrantBinary, type QdrantServer, startQdrant } from "./helpers/qdrant-server.ts";
 
 declare module "vitest" {
@@ -47,9 +57,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
     permifyResult.status === "fulfilled" ? permifyResult.value : undefined;
   const qdrant: QdrantServer | undefined =
     qdrantResult?.status === "fulfilled" ? qdrantResult.value : undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await Promise.all([permify?.stop(), qdrant?.stop()]);
   };
+  if (permify !== undefined) {
+    void superviseRestarts(
+      permify,
+      () => stopping,
+      (message) => console.error(`\n!!! The shared ${message}\n!!! Tests using it at that moment fail.\n`),
+    );
+  }
   const failed = started.find((result) => result.status === "rejected");
   if (failed !== undefined) {
     await stop();

@@ -52,6 +52,14 @@ export interface PermifyServer {
   readonly ports: PermifyPorts;
   /** SIGTERM, then SIGKILL after 5 s. Safe to call more than once. */
   stop(): Promise<void>;
+  /** How the current process ended (`code 2`, `signal SIGKILL`), or undefined while it runs. */
+  exitedWith(): string | undefined;
+  /** Resolves with how the current process ended; a `restart` starts a new one with a new promise. */
+  exited(): Promise<string>;
+  /** The last few thousand characters of the current process's output (a Go panic's trace, say). */
+  output(): string;
+  /** SIGKILL, as a crash would; resolves once it has exited. `restart` brings it back. */
+  kill(): Promise<void>;
   /**
    * SIGSTOP: the ports stay open but nothing answers (for timeout and deadline tests). Returns once every
    * thread has stopped: a stop reaches a busy Go process's threads over milliseconds (up to ~30 ms were
@@ -119,6 +127,10 @@ export async function startPermify(
       })();
       return stopping;
     },
+    exitedWith: () => running.exitedWith(),
+    exited: () => running.exited,
+    output: () => running.output(),
+    kill: () => running.kill(),
     pause() {
       running.pause();
     },
@@ -235,5 +247,30 @@ async function isServing(healthz: string): Promise<boolean> {
     return response.ok && body.includes("SERVING") && !body.includes("NOT_SERVING");
   } catch {
     return false;
+  }
+}
+
+/**
+ * Restarts `server` on its ports whenever it exits before `isStopping()` says it should, after passing its
+ * exit status and last output to `report` (the only trace of why it died: its log exporters are off).
+ * Resolves when the server is stopped on purpose, or once a restart fails (reported too).
+ */
+export async function superviseRestarts(
+  server: PermifyServer,
+  isStopping: () => boolean,
+  report: (message: string) => void,
+): Promise<void> {
+  while (true) {
+    const how = await server.exited();
+    if (isStopping()) return;
+    report(
+      `Permify (${server.endpoint}) exited unexpectedly (${how}); restarting it on the same ports. Its last output:\n${server.output()}`,
+    );
+    try {
+      await server.restart();
+    } catch (error) {
+      report(`Permify (${server.endpoint}) could not be restarted: ${String(error)}`);
+      return;
+    }
   }
 }

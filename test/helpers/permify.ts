@@ -5,10 +5,16 @@
  * starts; give every file its own tenant (`uniqueTenant`). Without a server the suite is skipped loudly,
  * and under CI it fails instead: CI must exercise the real server.
  *
+ * `describeWithOwnPermify` gives a suite that loads Permify hard (the differential test) a server of its own.
  * `startPermifyOnPostgres` is for tests that need a server of their own: persistence, restarts, pauses.
  */
-import { describe, expect, inject, it } from "vitest";
-import { type PermifyExtraOptions, type PermifyServer, startPermify } from "./permify-server.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  findPermifyBinary,
+  type PermifyExtraOptions,
+  type PermifyServer,
+  startPermify,
+} from "./permify-server.ts";
 import { type PostgresServer, startPostgres, uniqueDatabaseName } from "./postgres-server.ts";
 
 export { findPermifyBinary, type PermifyServer, startPermify, uniqueTenant } from "./permify-server.ts";
@@ -31,6 +37,43 @@ export function describeWithPermify(name: string, fn: (endpoint: string, httpUrl
     describe(name, () => fn(shared.endpoint, shared.httpUrl));
     return;
   }
+  describeMissingPermify(name);
+}
+
+/**
+ * `describe(name, ...)` with a memory-engine Permify of the suite's own, started before its tests and
+ * stopped after them, for a suite that loads a server hard enough to disturb the others (or be disturbed
+ * by them). `server()` is the running server; call it in hooks or tests. When the server has died, the
+ * failing test's message carries its exit status and last output.
+ */
+export function describeWithOwnPermify(name: string, fn: (server: () => PermifyServer) => void): void {
+  if (findPermifyBinary() === undefined) {
+    describeMissingPermify(name);
+    return;
+  }
+  describe(name, () => {
+    let server: PermifyServer | undefined;
+    beforeAll(async () => {
+      server = await startPermify({ engine: "memory" });
+    }, 60_000);
+    afterEach(() => {
+      const died = server?.exitedWith();
+      if (died !== undefined) {
+        expect.fail(`this suite's Permify exited (${died}). Its last output:\n${server?.output()}`);
+      }
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+    fn(() => {
+      if (server === undefined) throw new Error("the suite's Permify is not started yet (use it in tests)");
+      return server;
+    });
+  });
+}
+
+/** Without a server a suite is skipped loudly, except under CI, where it fails. */
+function describeMissingPermify(name: string): void {
   describe(name, () => {
     if (process.env.CI) {
       it("has a Permify server", () => {

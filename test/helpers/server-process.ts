@@ -11,7 +11,8 @@ import { armWatchdog, killOnExit } from "./process-cleanup.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-const OUTPUT_TAIL_CHARS = 4_000;
+// Enough for a Go panic with its goroutine trace, the usual last words of a server that died.
+const OUTPUT_TAIL_CHARS = 16_000;
 const STOP_GRACE_MS = 5_000;
 /** How a server says that one of its ports is taken (Go and Rust alike). */
 export const PORT_TAKEN = /address already in use/i;
@@ -37,6 +38,8 @@ export interface ServerProcess {
   output(): string;
   /** How the process ended (`code 1`, `signal SIGKILL`), or undefined while it runs. */
   exitedWith(): string | undefined;
+  /** Resolves with how the process ended, once it has (and its output is drained). */
+  readonly exited: Promise<string>;
   /** SIGTERM (SIGCONT first, in case it is paused), SIGKILL after 5 s; resolves once it has exited. */
   terminate(): Promise<void>;
   /** SIGKILL, as a crash would; resolves once it has exited. */
@@ -91,6 +94,7 @@ export function spawnServer(
     child,
     output: () => output,
     exitedWith: () => exitedWith,
+    exited,
     async terminate() {
       if (exitedWith !== undefined) return;
       child.kill("SIGCONT");

@@ -1,6 +1,6 @@
 /**
- * Differential test: the embedded evaluator against a real Permify (the shared memory-engine server of the
- * global setup), on random schemas, relationship graphs and questions (test/helpers/differential-cases.ts).
+ * Differential test: the embedded evaluator against a real Permify (a memory-engine server of its own: it
+ * sends thousands of tenants' schemas and questions, more than every other suite together), on random schemas, relationship graphs and questions (test/helpers/differential-cases.ts).
  *
  * Each case goes to a fresh Permify tenant and a fresh embedded authorizer with the same depth; then every
  * check is asked one by one and in bulk, every entity and subject lookup is paged to its end (small pages,
@@ -56,7 +56,7 @@ import {
   type QueryContext,
   type SubjectLookupQuery,
 } from "../helpers/differential-cases.ts";
-import { describeWithPermify, uniqueTenant } from "../helpers/permify.ts";
+import { describeWithOwnPermify, uniqueTenant } from "../helpers/permify.ts";
 
 const DEFAULT_SEED = 20_251_122;
 const SEED = Number(process.env.DIFFERENTIAL_SEED ?? DEFAULT_SEED);
@@ -870,7 +870,7 @@ interface Tally {
 /** What each family's cases met, for the summary printed at the end (never read by a test). */
 const tallies = new Map<string, Tally>();
 
-describeWithPermify("differential: embedded evaluator vs Permify", (endpoint) => {
+describeWithOwnPermify("differential: embedded evaluator vs Permify", (permify) => {
   console.log(
     `differential: DIFFERENTIAL_SEED=${SEED}${PATH ? ` DIFFERENTIAL_PATH=${PATH}` : ""} scale ${SCALE}${STRICT ? " STRICT" : ""}`,
   );
@@ -889,7 +889,7 @@ describeWithPermify("differential: embedded evaluator vs Permify", (endpoint) =>
       tallies.set(family.name, tally);
       await fc.assert(
         fc.asyncProperty(diffCaseArb(family.options), async (c) => {
-          const result = await runCase(c, endpoint);
+          const result = await runCase(c, permify().endpoint);
           const failing = result.findings.filter((f) => f.kind === "disagreement" || STRICT);
           if (failing.length > 0) throw new Error(reproduction(c, result));
           tally.cases += 1;

@@ -9,7 +9,7 @@ import { connect, createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePorts } from "../helpers/free-port.ts";
 import { describeWithPermify, type PermifyOnPostgres, startPermifyOnPostgres } from "../helpers/permify.ts";
-import { startPermify, uniqueTenant } from "../helpers/permify-server.ts";
+import { startPermify, superviseRestarts, uniqueTenant } from "../helpers/permify-server.ts";
 import { findPostgresBinDir } from "../helpers/postgres-server.ts";
 import { startQdrant } from "../helpers/qdrant-server.ts";
 import { describeWithQdrantBinary } from "../helpers/vector-stores.ts";
@@ -89,6 +89,32 @@ describeWithPermify("Permify servers of a test's own", () => {
     } finally {
       await permify.stop();
     }
+  });
+
+  it("is restarted on its ports after a crash, with its exit reported", async () => {
+    const permify = await startPermify({ engine: "memory" });
+    const reports: string[] = [];
+    let stopping = false;
+    const supervised = superviseRestarts(
+      permify,
+      () => stopping,
+      (message) => reports.push(message),
+    );
+    try {
+      await permify.kill();
+      await expect.poll(() => reports.length, { timeout: 30_000 }).toBe(1);
+      expect(reports[0]).toMatch(/exited unexpectedly \(signal SIGKILL\)/);
+      // The restart resolves once the new process answers its health check, and then it is the current one.
+      await expect.poll(() => permify.exitedWith(), { timeout: 30_000 }).toBeUndefined();
+      expect((await fetch(`${permify.httpUrl}/healthz`)).status).toBe(200);
+    } finally {
+      stopping = true;
+      await permify.stop();
+    }
+    // A stop on purpose ends the supervision without a report or a restart.
+    await supervised;
+    expect(reports).toHaveLength(1);
+    expect(permify.exitedWith()).toBeDefined();
   });
 
   it("fails with Permify's own output when a fixed port is taken", async () => {
